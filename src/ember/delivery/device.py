@@ -1,0 +1,112 @@
+"""What this device offers a model: ISA features, RAM, Ember runtime and format versions.
+
+Read from /proc/cpuinfo and /proc/meminfo; every field can be overridden (tests, fleet simulation).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import platform
+from pathlib import Path
+
+# /proc/cpuinfo flag -> Ember feature name. ARM kernels say "asimd" for NEON and "asimddp" for dotprod.
+_FLAG_ALIASES = {
+    "avx2": "avx2",
+    "fma": "fma",
+    "avx512f": "avx512f",
+    "avx512_vnni": "vnni",
+    "avx_vnni": "vnni",
+    "f16c": "f16c",
+    "neon": "neon",
+    "asimd": "neon",
+    "asimddp": "dotprod",
+    "asimdhp": "fp16",
+    "i8mm": "i8mm",
+    "sve": "sve",
+}
+
+DEFAULT_FORMAT_VERSION = 1
+
+
+@dataclasses.dataclass(frozen=True)
+class DeviceProfile:
+    """The facts a variant's requirements are checked against."""
+
+    isa: frozenset[str]
+    ram_mb: int
+    runtime_version: str
+    format_version: int
+    arch: str = ""
+
+    def to_dict(self) -> dict:
+        return {
+            "isa": sorted(self.isa),
+            "ram_mb": self.ram_mb,
+            "runtime_version": self.runtime_version,
+            "format_version": self.format_version,
+            "arch": self.arch,
+        }
+
+
+def parse_cpu_features(cpuinfo: str) -> frozenset[str]:
+    """Ember feature names from the text of /proc/cpuinfo (x86 `flags`, ARM `Features`)."""
+    found: set[str] = set()
+    for line in cpuinfo.splitlines():
+        key, sep, value = line.partition(":")
+        if not sep or key.strip().lower() not in ("flags", "features"):
+            continue
+        for flag in value.split():
+            name = _FLAG_ALIASES.get(flag.lower())
+            if name:
+                found.add(name)
+    return frozenset(found)
+
+
+def parse_mem_total_mb(meminfo: str) -> int:
+    """MemTotal from the text of /proc/meminfo, in MiB (0 if absent)."""
+    for line in meminfo.splitlines():
+        if line.startswith("MemTotal:"):
+            parts = line.split()
+            return int(parts[1]) // 1024  # kB
+    return 0
+
+
+def _runtime_versions() -> tuple[str, int]:
+    import ember
+
+    version = getattr(ember, "__version__", "0.0.0")
+    try:  # the core publishes its format version here once it lands
+        from ember.format import FORMAT_VERSION  # type: ignore[attr-defined]
+
+        return version, int(FORMAT_VERSION)
+    except Exception:
+        return version, DEFAULT_FORMAT_VERSION
+
+
+def detect(
+    *,
+    isa: frozenset[str] | set[str] | None = None,
+    ram_mb: int | None = None,
+    runtime_version: str | None = None,
+    format_version: int | None = None,
+    proc: Path = Path("/proc"),
+) -> DeviceProfile:
+    """Profile of this machine; any argument given replaces the detected value."""
+    if isa is None:
+        try:
+            isa = parse_cpu_features((proc / "cpuinfo").read_text(errors="replace"))
+        except OSError:
+            isa = frozenset()
+    if ram_mb is None:
+        try:
+            ram_mb = parse_mem_total_mb((proc / "meminfo").read_text(errors="replace"))
+        except OSError:
+            ram_mb = 0
+    rt_version, fmt_version = _runtime_versions()
+    return DeviceProfile(
+        isa=frozenset(isa),
+        ram_mb=int(ram_mb),
+        runtime_version=runtime_version or rt_version,
+        format_version=int(format_version if format_version is not None else fmt_version),
+        arch=platform.machine(),
+    )
