@@ -1,0 +1,133 @@
+"""Faults: interrupted downloads resume with HTTP Range, disk budget and a full disk, crashes during
+the smoke test."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import uuid
+
+import pytest
+from conftest import assert_active, sha256
+
+from ember.delivery import DiskBudgetError, DownloadError
+from ember.delivery.fetcher import download_resumable
+
+
+def test_resume_uses_range_and_fetches_only_the_rest(env):
+    env.publish("1.0", "big", seed=7, pad=300_000)  # release 2, ~300 kB
+    c = env.client()
+    tinfo = c._updater()
+    tinfo.refresh()
+    path = f"m/r2/generic/big.npz"
+    info = tinfo.get_targetinfo(path)
+    whole = env.models["big"][0].read_bytes()
+    part = c.cache / "partial" / f"{info.hashes['sha256']}.part"
+    part.write_bytes(whole[:200_000])  # what an interrupted download left
+    r = c.update("m")
+    assert r.release == 2
+    assert_active(c, env, "big", 2)
+    body_bytes = c.stats.bytes_received
+    assert body_bytes < len(whole) - 150_000  # only the missing tail came over the wire
+    assert not part.exists()
+
+
+def test_server_ignoring_range_restarts_cleanly(env, tmp_path):
+    part = tmp_path / "x.part"
+    target = next((env.reg.targets_dir / "m" / "r1").rglob("*.v1.npz"))
+    size = target.stat().st_size
+    part.write_bytes(b"\0" * 10)  # wrong prefix; server will answer 206 from byte 10
+    url = f"{env.server.url}/targets/{target.relative_to(env.reg.targets_dir)}"
+    download_resumable(url, part, size)
+    assert part.stat().st_size == size  # hash check (by the client) would now reject the wrong prefix
+
+
+def test_short_body_is_kept_for_resume(env, tmp_path):
+    target = next((env.reg.targets_dir / "m" / "r1").rglob("*.v1.npz"))
+    url = f"{env.server.url}/targets/{target.relative_to(env.reg.targets_dir)}"
+    part = tmp_path / "y.part"
+    with pytest.raises(DownloadError, match="next try resumes"):
+        download_resumable(url.replace(target.name, target.name), part, target.stat().st_size + 5)
+    assert part.stat().st_size == target.stat().st_size
+
+
+def test_disk_budget_refuses_before_downloading(env):
+    c = env.client(disk_budget=10_000)
+    c.update("m")
+    env.publish("1.1", "big", seed=7, pad=300_000)
+    with pytest.raises(DiskBudgetError, match="budget"):
+        env.client(disk_budget=10_000).update("m")
+    assert_active(c, env, "v1", 1)
+    assert not list((c.cache / "partial").iterdir())
+
+
+def _mount_tmpfs(path, size):
+    path.mkdir()
+    try:
+        subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+            check=True,
+            capture_output=True,
+        )
+    except (OSError, subprocess.CalledProcessError) as exc:
+        pytest.skip(f"cannot mount a tmpfs to fill a disk for real (needs root): {exc}")
+
+
+def test_disk_full_during_download_on_a_tiny_tmpfs(env, tmp_path):
+    """A real full disk: the cache lives on a 400 kB tmpfs, and filler is written after the budget
+    check so the download itself hits ENOSPC."""
+    mnt = tmp_path / "tiny"
+    _mount_tmpfs(mnt, "400k")
+    try:
+        c = env.client(name=str(mnt / "cache"))
+        c.update("m")
+        env.publish("1.1", "big", seed=7, pad=300_000)
+        filler = mnt / "filler"
+        c2 = env.client(name=str(mnt / "cache"))
+        real_check = c2._check_budget
+
+        def check_then_fill(needed, shas):
+            real_check(needed, shas)  # passes: there is room right now
+            free = os.statvfs(mnt).f_bavail * os.statvfs(mnt).f_frsize
+            with open(filler, "wb") as f:  # another app fills the disk meanwhile
+                f.write(b"\0" * max(0, free - 50_000))
+
+        c2._check_budget = check_then_fill
+        with pytest.raises(DiskBudgetError, match="disk filled up.*installed model is untouched"):
+            c2.update("m")
+        assert_active(c2, env, "v1", 1)
+        assert not list((c2.cache / "partial").iterdir())
+        filler.unlink()
+        assert env.client(name=str(mnt / "cache")).update("m").release == 2  # space is back
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
+
+
+def test_smoke_test_that_kills_the_process_is_marked_bad_after_retries(env):
+    """A model that segfaults the runtime in its smoke test: the `trying` marker survives the crash,
+    and after MAX_SMOKE_CRASHES attempts the release is marked bad and reported."""
+    from ember.delivery.client import MAX_SMOKE_CRASHES
+
+    c = env.client()
+    c.update("m")
+    env.publish("1.1", "v2", seed=2)
+
+    class Crash(BaseException):
+        pass
+
+    def crashing_smoke(*a):
+        raise Crash  # stands for SIGSEGV: nothing after this point runs
+
+    for _ in range(MAX_SMOKE_CRASHES):
+        with pytest.raises(Crash):
+            env.client(smoke_test=crashing_smoke).update("m")
+        assert_active(c, env, "v1", 1)
+    assert env.client().update("m").status == "skipped-bad"
+    assert env.server.reports.summary("m")["releases"][2]["failed"] == 1
+
+
+def test_device_id_is_stable_per_cache(env):
+    a = env.client().device_id
+    assert a == env.client().device_id
+    assert uuid.UUID(a)
+    assert sha256  # imported for other tests
