@@ -1,0 +1,212 @@
+"""The SQLite file: tables, schema version, migrations, and the connection settings.
+
+The schema version lives in ``PRAGMA user_version`` and the file is marked as an Ember feature
+store by ``PRAGMA application_id``. Both are read before anything is written: a file from a newer
+Ember, or a SQLite file that is not a feature store, is refused with the file left byte-for-byte
+untouched. Migrations run one step at a time inside a single ``BEGIN IMMEDIATE`` transaction, so a
+crash mid-migration leaves the old version intact.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+from ember.features.errors import FeatureStoreError, SchemaVersionError
+
+APPLICATION_ID = 0x454D4246  # "EMBF"
+SCHEMA_VERSION = 2
+SQLITE_MAGIC = b"SQLite format 3\x00"
+T = TypeVar("T")
+
+# Version 1: events, time buckets, specs, retention log.
+_V1 = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
+INSERT INTO meta(key, value) VALUES ('gen', 0), ('created', strftime('%s','now'));
+CREATE TABLE event_types (
+  id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,
+  horizon INTEGER NOT NULL DEFAULT -4611686018427387904  -- reads start no earlier (µs)
+);
+CREATE TABLE entities (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL UNIQUE);
+CREATE TABLE events (
+  seq INTEGER PRIMARY KEY, ev INTEGER NOT NULL, ent INTEGER NOT NULL,
+  ts INTEGER NOT NULL, value REAL NOT NULL, attrs TEXT
+);
+CREATE INDEX events_by_entity ON events(ev, ent, ts);
+CREATE INDEX events_by_time ON events(ev, ts);
+CREATE TABLE streams (
+  id INTEGER PRIMARY KEY, ev INTEGER NOT NULL, filter TEXT NOT NULL, scope TEXT NOT NULL,
+  dkey TEXT NOT NULL, UNIQUE (ev, filter, scope, dkey)
+);
+CREATE TABLE buckets (
+  stream INTEGER NOT NULL, ent INTEGER NOT NULL, lvl INTEGER NOT NULL, b INTEGER NOT NULL,
+  cnt INTEGER NOT NULL, sm REAL NOT NULL, mn REAL NOT NULL, mx REAL NOT NULL,
+  PRIMARY KEY (stream, ent, lvl, b)
+) WITHOUT ROWID;
+CREATE TABLE dbuckets (
+  stream INTEGER NOT NULL, ent INTEGER NOT NULL, lvl INTEGER NOT NULL, b INTEGER NOT NULL, k TEXT NOT NULL,
+  PRIMARY KEY (stream, ent, lvl, b, k)
+) WITHOUT ROWID;
+CREATE TABLE specs (
+  name TEXT NOT NULL, version INTEGER NOT NULL, hash TEXT NOT NULL, json TEXT NOT NULL,
+  registered_at REAL NOT NULL, PRIMARY KEY (name, version)
+);
+CREATE TABLE evictions (
+  id INTEGER PRIMARY KEY, at REAL NOT NULL, reason TEXT NOT NULL, cutoff INTEGER NOT NULL,
+  events INTEGER NOT NULL, buckets INTEGER NOT NULL,
+  bytes_before INTEGER NOT NULL, bytes_after INTEGER NOT NULL
+);
+"""
+
+# Version 2: sampled log of the vectors served at inference.
+_V2 = """
+CREATE TABLE served (
+  id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, spec TEXT NOT NULL, version INTEGER NOT NULL,
+  spec_hash TEXT NOT NULL, entity TEXT NOT NULL, vector BLOB NOT NULL
+);
+CREATE INDEX served_by_spec ON served(spec, version, ts);
+"""
+
+# MIGRATIONS[i] takes a file from version i to version i + 1.
+MIGRATIONS: tuple[str, ...] = (_V1, _V2)
+assert len(MIGRATIONS) == SCHEMA_VERSION
+
+
+def _locked(exc: BaseException) -> bool:
+    msg = str(exc).lower()
+    return isinstance(exc, sqlite3.OperationalError) and ("locked" in msg or "busy" in msg)
+
+
+def retry_locked(fn: Callable[[], T], timeout: float, what: str, path: str) -> T:
+    """Run `fn` (a whole transaction), retrying while SQLite says busy/locked, up to `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    delay = 0.001
+    while True:
+        try:
+            return fn()
+        except sqlite3.OperationalError as exc:
+            if not _locked(exc):
+                raise
+            if time.monotonic() > deadline:
+                raise FeatureStoreError(
+                    f"{what}: the feature store {path} stayed locked by another connection "
+                    f"for {timeout:.0f} s "
+                    f"(SQLite: {exc}); a process is holding a long write transaction — find it, or pass a "
+                    f"larger timeout= to FeatureStore"
+                ) from None
+            time.sleep(delay)
+            delay = min(delay * 2, 0.05)
+
+
+def check_file(path: Path) -> None:
+    """Refuse a file that exists but is not SQLite, without opening it for writing."""
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    with open(path, "rb") as f:
+        head = f.read(16)
+    if head != SQLITE_MAGIC:
+        raise FeatureStoreError(
+            f"{path} is not a SQLite database (its first bytes are {head[:16]!r}); expected a feature store "
+            f"created by ember.features.FeatureStore — check the path"
+        )
+
+
+def read_versions(conn: sqlite3.Connection) -> tuple[int, int, int]:
+    """(application_id, user_version, number of tables) — all read-only."""
+    app = conn.execute("PRAGMA application_id").fetchone()[0]
+    ver = conn.execute("PRAGMA user_version").fetchone()[0]
+    n = conn.execute("SELECT count(*) FROM sqlite_master WHERE type='table'").fetchone()[0]
+    return app, ver, n
+
+
+def refuse_if_foreign(path: Path, app: int, ver: int, ntables: int) -> None:
+    if ver > SCHEMA_VERSION and app in (APPLICATION_ID, 0):
+        raise SchemaVersionError(
+            f"{path} has feature-store schema version {ver}, newer than this Ember understands "
+            f"({SCHEMA_VERSION}); the file was not changed — upgrade Ember to open it"
+        )
+    if app not in (APPLICATION_ID, 0) or (app == 0 and ntables > 0):
+        raise SchemaVersionError(
+            f"{path} is a SQLite database but not an Ember feature store (application_id={app:#x}, "
+            f"{ntables} tables); the file was not changed — point FeatureStore at a new or feature-store path"
+        )
+
+
+def migrate(conn: sqlite3.Connection, path: Path, target: int = SCHEMA_VERSION) -> int:
+    """Bring the file to `target` (default: current) in one transaction. Returns the version found."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        app, ver, ntables = read_versions(conn)  # re-read under the write lock: another process may have won
+        refuse_if_foreign(path, app, ver, ntables)
+        for step in range(ver, target):
+            for stmt in _statements(MIGRATIONS[step]):
+                conn.execute(stmt)
+        if ver < target:
+            conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            conn.execute(f"PRAGMA user_version = {target}")
+        conn.execute("COMMIT")
+        return ver
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
+def _statements(script: str) -> list[str]:
+    # executescript() would COMMIT first; split so each step stays inside our transaction.
+    lines = [ln.split("--")[0] for ln in script.splitlines()]
+    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+
+
+def connect(path: Path, *, readonly: bool, sync: str, timeout: float) -> sqlite3.Connection:
+    """Open (creating if allowed), check the version, migrate, and apply the connection settings."""
+    check_file(path)
+    if readonly:
+        if not path.exists():
+            raise FeatureStoreError(
+                f"{path} does not exist; expected a feature store created by FeatureStore"
+            )
+        uri = f"file:{os.fspath(path.resolve())}?mode=ro"
+        conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False, timeout=timeout)
+    else:
+        conn = sqlite3.connect(
+            os.fspath(path),
+            isolation_level=None,
+            check_same_thread=False,
+            timeout=timeout,
+            cached_statements=512,
+        )
+    try:
+        refuse_if_foreign(path, *read_versions(conn))
+        if readonly:
+            _, ver, _ = read_versions(conn)
+            if ver < SCHEMA_VERSION:
+                raise SchemaVersionError(
+                    f"{path} has schema version {ver}, older than this Ember ({SCHEMA_VERSION}); "
+                    f"open it once "
+                    f"for writing (FeatureStore(path)) to migrate it"
+                )
+            return conn
+        conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+        if read_versions(conn)[2] == 0:
+            conn.execute("PRAGMA auto_vacuum = INCREMENTAL")  # only takes effect before the first table
+        mode = retry_locked(
+            lambda: conn.execute("PRAGMA journal_mode = WAL").fetchone()[0], timeout, "open", str(path)
+        )
+        if str(mode).lower() != "wal":
+            raise FeatureStoreError(
+                f"{path}: SQLite refused WAL mode (journal_mode is {mode}); the file system may not support "
+                f"shared memory — put the store on a local disk"
+            )
+        conn.execute(f"PRAGMA synchronous = {'FULL' if sync == 'full' else 'NORMAL'}")
+        conn.execute("PRAGMA secure_delete = ON")
+        conn.execute("PRAGMA foreign_keys = OFF")
+        retry_locked(lambda: migrate(conn, path), timeout, "migrate", str(path))
+        return conn
+    except BaseException:
+        conn.close()
+        raise

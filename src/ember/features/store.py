@@ -1,0 +1,1152 @@
+"""FeatureStore: log events on the device, read feature vectors for a model.
+
+Only the standard library's sqlite3 and numpy are needed here. See docs/features.md for the
+storage layout, the bucket scheme (`ember.features.buckets`) and the durability modes.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import logging
+import math
+import os
+import random
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ember.features import buckets as bk
+from ember.features.errors import FeatureSpecError, FeatureStoreError
+from ember.features.schema import connect, retry_locked
+from ember.features.spec import (
+    Feature,
+    FeatureSpec,
+    distinct_key,
+    matches,
+    parse_window,
+    to_micros,
+    where_from_json,
+    where_json,
+)
+
+log_ = logging.getLogger("ember.features")
+
+NEG_INF = -(2**62)
+_UPSERT = (
+    "INSERT INTO buckets(stream, ent, lvl, b, cnt, sm, mn, mx) VALUES (?,?,?,?,?,?,?,?) "
+    "ON CONFLICT(stream, ent, lvl, b) DO UPDATE SET cnt = cnt + excluded.cnt, sm = sm + excluded.sm, "
+    "mn = min(mn, excluded.mn), mx = max(mx, excluded.mx)"
+)
+_DINSERT = "INSERT OR IGNORE INTO dbuckets(stream, ent, lvl, b, k) VALUES (?,?,?,?,?)"
+_NUMERIC = ("count", "sum", "mean", "min", "max")
+
+
+@dataclass(frozen=True)
+class EvictionReport:
+    """What retention or the byte budget removed. `cutoff` is in seconds: data before it is gone."""
+
+    reason: str  # "retention" or "budget"
+    event: str  # event type, or "*" for all
+    cutoff: float
+    events: int
+    buckets: int
+    served: int
+    bytes_before: int
+    bytes_after: int
+
+
+@dataclass(frozen=True)
+class ForgetReport:
+    entity: str
+    events: int
+    served: int
+    buckets_rebuilt: int
+    wal_truncated: bool
+
+
+@dataclass(frozen=True)
+class ServedVector:
+    ts: float
+    spec: str
+    version: int
+    spec_hash: str
+    entity: str
+    vector: np.ndarray
+
+
+@dataclass(frozen=True)
+class _Stream:
+    id: int
+    ev: int
+    where: tuple
+    scope: str
+    dkey: str
+
+
+@dataclass
+class _Group:
+    gid: int
+    kind: str  # "num", "dist", "last"
+    stream: _Stream
+    window_us: int | None
+    n: int = 1
+
+
+@dataclass
+class _Plan:
+    spec: FeatureSpec
+    groups: list[_Group]
+    slots: list[tuple[Feature, _Group]]
+    num_sql: str | None
+    rows_sql: str | None
+    dist_sql: str | None
+    slow_last: list[_Group]  # filtered last/last_n: scanned in Python until n matches
+
+
+def _seconds(x: Any, what: str) -> float:
+    if isinstance(x, bool):
+        raise FeatureStoreError(f"{what} must be seconds since the epoch or a datetime, found {x!r}")
+    if isinstance(x, int | float):
+        v = float(x)
+    elif isinstance(x, _dt.datetime):
+        if x.tzinfo is None:
+            raise FeatureStoreError(f"{what} is a naive datetime {x}; give a timezone (e.g. tzinfo=UTC)")
+        v = x.timestamp()
+    elif isinstance(x, np.generic):
+        v = float(x)
+    else:
+        raise FeatureStoreError(
+            f"{what} must be seconds since the epoch or a datetime, found {type(x).__name__}"
+        )
+    if not math.isfinite(v):
+        raise FeatureStoreError(f"{what} must be finite, found {v}")
+    return v
+
+
+class FeatureStore:
+    """Events in, feature vectors out, in one SQLite file (WAL mode).
+
+    durability="event": every `log()` is its own committed transaction (returns only once durable).
+    durability="batch": `log()` buffers; `flush()` (also called by `vector()`, every `batch_size`
+    events and on `close()`) commits the buffer in one transaction. Events not yet flushed are lost
+    if the process dies.
+    sync="full" (SQLite synchronous=FULL, fsync on every commit: survives power loss) or "normal"
+    (WAL synchronous=NORMAL: a commit survives a process crash; the last commits may be lost on power
+    loss).
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        durability: str = "event",
+        sync: str = "full",
+        batch_size: int = 2000,
+        retention_margin: str | int = "1d",
+        max_bytes: int | None = None,
+        serve_sample_rate: float = 0.0,
+        seed: int | None = None,
+        clock: Callable[[], float] | None = None,
+        readonly: bool = False,
+        timeout: float = 30.0,
+        maintenance_every: int = 100_000,
+    ) -> None:
+        if durability not in ("event", "batch"):
+            raise FeatureStoreError(f"durability must be 'event' or 'batch', found {durability!r}")
+        if sync not in ("full", "normal"):
+            raise FeatureStoreError(f"sync must be 'full' or 'normal', found {sync!r}")
+        if not 0.0 <= serve_sample_rate <= 1.0:
+            raise FeatureStoreError(f"serve_sample_rate must be in [0, 1], found {serve_sample_rate}")
+        self.path = Path(path)
+        self.durability = durability
+        self.sync = sync
+        self.readonly = readonly
+        self._batch_size = max(1, int(batch_size))
+        self._margin_us = parse_window(retention_margin) or 0
+        self._max_bytes = max_bytes
+        self._serve_rate = serve_sample_rate
+        self._rng = random.Random(seed)
+        self._clock = clock or time.time
+        self._timeout = timeout
+        self._maintenance_every = maintenance_every
+        self._since_maintenance = 0
+        self._lock = threading.RLock()
+        self._pending: list[tuple] = []
+        self._pending_served: list[tuple] = []
+        self._plans: dict[int, _Plan] = {}
+        self._plans_by_hash: dict[str, _Plan] = {}
+        self._gen: Any = None
+        self._ev: dict[str, int] = {}
+        self._ev_names: dict[int, str] = {}
+        self._horizon: dict[int, int] = {}
+        self._streams: dict[int, list[_Stream]] = {}
+        self._ent: dict[str, int] = {}
+        try:
+            self._conn = connect(self.path, readonly=readonly, sync=sync, timeout=timeout)
+        except sqlite3.DatabaseError as exc:
+            raise FeatureStoreError(
+                f"cannot open feature store {self.path}: SQLite says {exc}; expected a feature store file "
+                f"(or a new path) — check the path, disk space and permissions"
+            ) from None
+        self._closed = False
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            try:
+                if not self.readonly:
+                    self._flush_locked()
+                    try:
+                        self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                    except sqlite3.OperationalError:
+                        pass
+            finally:
+                self._conn.close()
+                self._closed = True
+
+    def __enter__(self) -> FeatureStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise FeatureStoreError(f"feature store {self.path} is closed; open a new FeatureStore")
+
+    # -- caches ----------------------------------------------------------------------------------
+    def _sync_caches(self) -> None:
+        """Reload ids and streams if another connection registered streams, forgot, or retained."""
+        gen = self._conn.execute("SELECT value FROM meta WHERE key = 'gen'").fetchone()[0]
+        if gen == self._gen:
+            return
+        self._ev.clear()
+        self._ev_names.clear()
+        self._horizon.clear()
+        self._ent.clear()
+        self._streams = {}
+        for i, name, horizon in self._conn.execute("SELECT id, name, horizon FROM event_types"):
+            self._ev[name] = i
+            self._ev_names[i] = name
+            self._horizon[i] = horizon
+        for sid, ev, filt, scope, dkey in self._conn.execute(
+            "SELECT id, ev, filter, scope, dkey FROM streams"
+        ):
+            self._streams.setdefault(ev, []).append(_Stream(sid, ev, where_from_json(filt), scope, dkey))
+        self._gen = gen
+
+    def _invalidate(self) -> None:
+        self._gen = None
+        self._ent.clear()
+
+    def _bump_gen(self, conn: sqlite3.Connection) -> None:
+        conn.execute("UPDATE meta SET value = value + 1 WHERE key = 'gen'")
+
+    def _ev_id(self, conn: sqlite3.Connection, name: str) -> int:
+        i = self._ev.get(name)
+        if i is None:
+            conn.execute("INSERT OR IGNORE INTO event_types(name) VALUES (?)", (name,))
+            i, h = conn.execute("SELECT id, horizon FROM event_types WHERE name = ?", (name,)).fetchone()
+            self._ev[name], self._ev_names[i], self._horizon[i] = i, name, h
+        return i
+
+    def _ent_id(self, conn: sqlite3.Connection, name: str) -> int:
+        i = self._ent.get(name)
+        if i is None:
+            conn.execute("INSERT OR IGNORE INTO entities(name) VALUES (?)", (name,))
+            i = conn.execute("SELECT id FROM entities WHERE name = ?", (name,)).fetchone()[0]
+            if len(self._ent) > 100_000:
+                self._ent.clear()
+            self._ent[name] = i
+        return i
+
+    # -- transactions ----------------------------------------------------------------------------
+    def _write_tx(self, fn: Callable[[sqlite3.Connection], Any], what: str) -> Any:
+        if self.readonly:
+            raise FeatureStoreError(f"{what}: {self.path} was opened readonly=True; open it without readonly")
+        conn = self._conn
+
+        def run() -> Any:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._sync_caches()
+                out = fn(conn)
+                conn.execute("COMMIT")
+                return out
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                self._invalidate()
+                raise
+
+        try:
+            return retry_locked(run, self._timeout, what, str(self.path))
+        except sqlite3.DatabaseError as exc:
+            raise FeatureStoreError(
+                f"{what} failed on {self.path}: SQLite says {exc}; check disk space and that the file is a "
+                f"healthy feature store (`ember features inspect`)"
+            ) from None
+
+    def _read_tx(self, fn: Callable[[sqlite3.Connection], Any], what: str) -> Any:
+        conn = self._conn
+
+        def run() -> Any:
+            conn.execute("BEGIN")
+            try:
+                self._sync_caches()
+                return fn(conn)
+            finally:
+                if conn.in_transaction:
+                    conn.execute("COMMIT")
+
+        try:
+            return retry_locked(run, self._timeout, what, str(self.path))
+        except sqlite3.DatabaseError as exc:
+            raise FeatureStoreError(f"{what} failed on {self.path}: SQLite says {exc}") from None
+
+    # -- writing ---------------------------------------------------------------------------------
+    def log(
+        self,
+        event: str,
+        entity: str,
+        value: float = 1.0,
+        ts: float | _dt.datetime | None = None,
+        attrs: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Record one event. ts: seconds since the epoch (default: the clock now). attrs: flat JSON dict."""
+        if type(event) is not str or not event:
+            raise FeatureStoreError(f"event must be a non-empty string, found {event!r}")
+        if type(entity) is not str or not entity:
+            raise FeatureStoreError(f"entity must be a non-empty string like 'user:1', found {entity!r}")
+        if type(value) is not float:
+            if isinstance(value, bool) or not isinstance(value, int | float | np.number):
+                raise FeatureStoreError(f"value must be a number, found {type(value).__name__} {value!r}")
+            value = float(value)
+        if not math.isfinite(value):
+            raise FeatureStoreError(
+                f"value must be finite, found {value}; log a finite number or skip the event"
+            )
+        if ts is None:
+            ts = self._clock()
+        elif type(ts) is not float:
+            ts = _seconds(ts, "ts")
+        ts_us = int(round(ts * 1_000_000.0))
+        if attrs:
+            if not isinstance(attrs, Mapping) or not all(type(k) is str for k in attrs):
+                raise FeatureStoreError(f"attrs must be a dict with string keys, found {attrs!r}")
+            try:
+                aj = json.dumps(attrs, sort_keys=True, separators=(",", ":"), allow_nan=False)
+            except (TypeError, ValueError) as exc:
+                raise FeatureStoreError(
+                    f"attrs must be JSON-serializable with finite numbers: {exc}"
+                ) from None
+        else:
+            aj, attrs = None, None
+        rec = (event, entity, ts_us, value, aj, attrs)
+        with self._lock:
+            self._check_open()
+            if self.durability == "batch":
+                self._pending.append(rec)
+                if len(self._pending) >= self._batch_size:
+                    self._flush_locked()
+            else:
+                self._write_tx(lambda c: self._write_records(c, [rec], []), "log")
+                self._after_write(1)
+
+    def flush(self) -> int:
+        """Commit buffered events (durability='batch'). Returns how many were written."""
+        with self._lock:
+            self._check_open()
+            return self._flush_locked()
+
+    def _flush_locked(self) -> int:
+        if not self._pending and not self._pending_served:
+            return 0
+        recs, served = self._pending, self._pending_served
+        self._pending, self._pending_served = [], []
+        try:
+            self._write_tx(lambda c: self._write_records(c, recs, served), "flush")
+        except BaseException:
+            self._pending[:0], self._pending_served[:0] = recs, served  # keep them for the next try
+            raise
+        self._after_write(len(recs))
+        return len(recs)
+
+    def _after_write(self, n: int) -> None:
+        self._since_maintenance += n
+        if self._maintenance_every and self._since_maintenance >= self._maintenance_every:
+            self._since_maintenance = 0
+            self._maintain_locked(None)
+
+    def _write_records(self, conn: sqlite3.Connection, recs: list[tuple], served: list[tuple]) -> None:
+        rows = []
+        deltas: dict[tuple, list] = {}
+        dks: set[tuple] = set()
+        ev_cache, ent_cache, streams_by_ev = self._ev, self._ent, self._streams
+        for event, entity, ts, value, aj, attrs in recs:
+            ev = ev_cache.get(event) or self._ev_id(conn, event)
+            ent = ent_cache.get(entity) or self._ent_id(conn, entity)
+            rows.append((ev, ent, ts, value, aj))
+            streams = streams_by_ev.get(ev)
+            if streams:
+                _accumulate(streams, ent, entity, ts, value, attrs, deltas, dks)
+        conn.executemany("INSERT INTO events(ev, ent, ts, value, attrs) VALUES (?,?,?,?,?)", rows)
+        if deltas:
+            conn.executemany(_UPSERT, [(*k, *v) for k, v in deltas.items()])
+        if dks:
+            conn.executemany(_DINSERT, dks)
+        if served:
+            conn.executemany(
+                "INSERT INTO served(ts, spec, version, spec_hash, entity, vector) VALUES (?,?,?,?,?,?)",
+                served,
+            )
+
+    # -- specs -----------------------------------------------------------------------------------
+    def register(self, spec: FeatureSpec) -> None:
+        """Record `spec` in the file and build its time buckets from the events already stored."""
+        with self._lock:
+            self._check_open()
+            self._plan(spec)
+
+    def specs(self) -> list[FeatureSpec]:
+        with self._lock:
+            self._check_open()
+            rows = self._conn.execute("SELECT json FROM specs ORDER BY name, version").fetchall()
+        return [FeatureSpec.from_json(j) for (j,) in rows]
+
+    def _plan(self, spec: FeatureSpec) -> _Plan:
+        p = self._plans.get(id(spec))
+        if p is not None and p.spec is spec:
+            return p
+        if not isinstance(spec, FeatureSpec):
+            raise FeatureStoreError(f"expected a FeatureSpec, found {type(spec).__name__}")
+        h = spec.content_hash
+        p = self._plans_by_hash.get(h)
+        if p is None:
+            if self.readonly:
+                streams = self._read_tx(lambda c: self._lookup_streams(c, spec), "vector")
+            else:
+                streams = self._write_tx(lambda c: self._register_tx(c, spec, h), "register")
+            p = _compile(spec, streams)
+            self._plans_by_hash[h] = p
+        if len(self._plans) > 256:
+            self._plans.clear()
+        self._plans[id(spec)] = _Plan(spec, p.groups, p.slots, p.num_sql, p.rows_sql, p.dist_sql, p.slow_last)
+        return self._plans[id(spec)]
+
+    def _lookup_streams(self, conn: sqlite3.Connection, spec: FeatureSpec) -> dict[tuple, _Stream]:
+        out = {}
+        for f in spec.features:
+            ev = self._ev.get(f.event)
+            found = [
+                s for s in self._streams.get(ev, []) if (where_json(s.where), s.scope, s.dkey) == f.stream[1:]
+            ]
+            if not found:
+                raise FeatureStoreError(
+                    f"spec {spec.name!r} v{spec.version} is not registered in {self.path} "
+                    f"(feature {f.name!r}); "
+                    f"open the store writable once and call register(spec) or vector()"
+                )
+            out[f.stream] = found[0]
+        return out
+
+    def _register_tx(self, conn: sqlite3.Connection, spec: FeatureSpec, h: str) -> dict[tuple, _Stream]:
+        row = conn.execute(
+            "SELECT hash FROM specs WHERE name = ? AND version = ?", (spec.name, spec.version)
+        ).fetchone()
+        if row and row[0] != h:
+            raise FeatureSpecError(
+                f"spec {spec.name!r} version {spec.version} is already registered in {self.path} "
+                f"with different "
+                f"features (sha256 {row[0][:12]}… vs {h[:12]}…); a changed spec needs a new version number"
+            )
+        out: dict[tuple, _Stream] = {}
+        created = False
+        for f in spec.features:
+            if f.stream in out:
+                continue
+            ev = self._ev_id(conn, f.event)
+            filt = where_json(f.where)
+            got = conn.execute(
+                "SELECT id FROM streams WHERE ev = ? AND filter = ? AND scope = ? AND dkey = ?",
+                (ev, filt, f.scope, f.stream[3]),
+            ).fetchone()
+            if got:
+                out[f.stream] = _Stream(got[0], ev, f.where, f.scope, f.stream[3])
+                continue
+            cur = conn.execute(
+                "INSERT INTO streams(ev, filter, scope, dkey) VALUES (?,?,?,?)",
+                (ev, filt, f.scope, f.stream[3]),
+            )
+            s = _Stream(cur.lastrowid, ev, f.where, f.scope, f.stream[3])
+            out[f.stream] = s
+            self._backfill(conn, s)
+            self._streams.setdefault(ev, []).append(s)
+            created = True
+        if not row:
+            conn.execute(
+                "INSERT INTO specs(name, version, hash, json, registered_at) VALUES (?,?,?,?,?)",
+                (spec.name, spec.version, h, spec.to_json().decode(), time.time()),
+            )
+        if created:
+            self._bump_gen(conn)
+            self._gen = conn.execute("SELECT value FROM meta WHERE key = 'gen'").fetchone()[0]
+        return out
+
+    def _backfill(self, conn: sqlite3.Connection, s: _Stream) -> None:
+        """Build the buckets of a new stream from the raw events already in the file."""
+        deltas: dict[tuple, list] = {}
+        dks: set[tuple] = set()
+        cur = conn.execute(
+            "SELECT e.ent, n.name, e.ts, e.value, e.attrs FROM events e JOIN entities n ON n.id = e.ent "
+            "WHERE e.ev = ? AND e.ts >= ?",
+            (s.ev, self._horizon.get(s.ev, NEG_INF)),
+        )
+        for ent, name, ts, value, aj in cur:
+            _accumulate((s,), ent, name, ts, value, json.loads(aj) if aj else None, deltas, dks)
+            if len(deltas) + len(dks) > 200_000:
+                _write_buckets(conn, deltas, dks)
+        _write_buckets(conn, deltas, dks)
+
+    # -- reading ---------------------------------------------------------------------------------
+    def vector(
+        self,
+        spec: FeatureSpec,
+        entity: str,
+        at: float | _dt.datetime | None = None,
+        *,
+        record: bool | None = None,
+    ) -> np.ndarray:
+        """The float32 feature vector of `entity` at time `at` (default now), in spec order, with defaults.
+
+        record: True logs the served vector, False never does, None samples at serve_sample_rate.
+        """
+        with self._lock:
+            self._check_open()
+            if self._pending:
+                self._flush_locked()
+            plan = self._plan(spec)
+            at_us = to_micros(self._clock() if at is None else _seconds(at, "at"))
+            out = self._read_tx(lambda c: self._compute(c, plan, entity, at_us), "vector")
+            if record or (record is None and self._serve_rate and self._rng.random() < self._serve_rate):
+                row = (at_us, spec.name, spec.version, spec.content_hash, entity, out.tobytes())
+                if self.durability == "batch":
+                    self._pending_served.append(row)
+                elif not self.readonly:
+                    self._write_tx(lambda c: self._write_records(c, [], [row]), "record served vector")
+        return out
+
+    def _compute(self, conn: sqlite3.Connection, plan: _Plan, entity: str, at_us: int) -> np.ndarray:
+        ent = self._ent.get(entity)
+        if ent is None:
+            r = conn.execute("SELECT id FROM entities WHERE name = ?", (entity,)).fetchone()
+            ent = r[0] if r else -1
+            if r:
+                self._ent[entity] = ent
+        b_end = at_us + 1
+        decomp: dict[tuple[int, int], bk.Plan] = {}
+        num_p: list[Any] = []
+        rows_p: list[Any] = []
+        dist_p: list[Any] = []
+        ranges: dict[int, tuple[int, int]] = {}
+        for g in plan.groups:
+            s = g.stream
+            horizon = self._horizon.get(s.ev, NEG_INF)
+            if g.window_us is None:
+                a = NEG_INF if g.kind == "last" else horizon
+            else:
+                a = max(at_us - g.window_us + 1, horizon)
+            ranges[g.gid] = (a, b_end)
+            e = () if s.scope == "any" else (ent,)
+            if g.kind == "last":
+                if not s.where:
+                    rows_p += (*e, a, b_end)
+                continue
+            dp = decomp.get((a, b_end))
+            if dp is None:
+                dp = decomp[(a, b_end)] = bk.decompose(a, b_end)
+            slots = [(1, 0)] * (2 * bk.LEVELS)
+            used = [0] * bk.LEVELS
+            for lvl, lo, hi in dp.runs:
+                slots[2 * lvl + used[lvl]] = (lo, hi)
+                used[lvl] += 1
+            raw = list(dp.raw) + [(1, 0)] * (2 - len(dp.raw))
+            target = dist_p if g.kind == "dist" else num_p
+            for lo, hi in slots:
+                target += (*e, lo, hi)
+            if g.kind == "dist" or s.where:
+                for lo, hi in raw:
+                    rows_p += (*e, lo, hi)
+            else:
+                for lo, hi in raw:
+                    num_p += (*e, lo, hi)
+        num: dict[int, list] = {}
+        if plan.num_sql:
+            for gid, c, sm, mn, mx in conn.execute(plan.num_sql, num_p):
+                num[gid] = [c, sm, mn, mx]
+        keys: dict[int, set] = {}
+        if plan.dist_sql:
+            for gid, k in conn.execute(plan.dist_sql, dist_p):
+                keys.setdefault(gid, set()).add(k)
+        lasts: dict[int, list] = {}
+        if plan.rows_sql:
+            groups = {g.gid: g for g in plan.groups}
+            for gid, ts, seq, value, aj, name in conn.execute(plan.rows_sql, rows_p):
+                g = groups[gid]
+                if g.kind == "last":
+                    lasts.setdefault(gid, []).append((ts, seq, value))
+                    continue
+                attrs = json.loads(aj) if aj else None
+                if not matches(attrs, g.stream.where):
+                    continue
+                if g.kind == "dist":
+                    k = distinct_key(g.stream.dkey, name, value, attrs)
+                    if k is not None:
+                        keys.setdefault(gid, set()).add(k)
+                else:
+                    acc = num.get(gid)
+                    if acc is None or acc[0] is None:
+                        num[gid] = [1, value, value, value]
+                    else:
+                        acc[0] += 1
+                        acc[1] += value
+                        acc[2] = min(acc[2], value)
+                        acc[3] = max(acc[3], value)
+        for g in plan.slow_last:
+            lasts[g.gid] = self._scan_last(conn, g, ent, *ranges[g.gid])
+        vals: list[float] = []
+        for f, g in plan.slots:
+            if g.kind == "num":
+                acc = num.get(g.gid)
+                if not acc or not acc[0]:
+                    vals.append(f.default)
+                    continue
+                c, sm, mn, mx = acc
+                agg = f.agg
+                vals.append(
+                    float(c)
+                    if agg == "count"
+                    else sm
+                    if agg == "sum"
+                    else sm / c
+                    if agg == "mean"
+                    else mn
+                    if agg == "min"
+                    else mx
+                )
+            elif g.kind == "dist":
+                ks = keys.get(g.gid)
+                vals.append(float(len(ks)) if ks else f.default)
+            else:
+                got = lasts.get(g.gid, [])
+                if len(got) > 1:
+                    got.sort(key=lambda r: (r[0], r[1]), reverse=True)
+                width = f.width
+                vals.extend(r[2] for r in got[:width])
+                vals.extend([f.default] * (width - min(width, len(got))))
+        return np.array(vals, dtype=np.float32)
+
+    def _scan_last(self, conn: sqlite3.Connection, g: _Group, ent: int, a: int, b: int) -> list:
+        s = g.stream
+        if s.scope == "any":
+            sql = (
+                "SELECT ts, seq, value, attrs FROM events WHERE ev = ? AND ts >= ? AND ts < ? "
+                "ORDER BY ts DESC, seq DESC"
+            )
+            params: tuple = (s.ev, a, b)
+        else:
+            sql = (
+                "SELECT ts, seq, value, attrs FROM events WHERE ev = ? AND ent = ? AND ts >= ? AND ts < ? "
+                "ORDER BY ts DESC, seq DESC"
+            )
+            params = (s.ev, ent, a, b)
+        out = []
+        for ts, seq, value, aj in conn.execute(sql, params):
+            if matches(json.loads(aj) if aj else None, s.where):
+                out.append((ts, seq, value))
+                if len(out) >= g.n:
+                    break
+        return out
+
+    # -- served vectors --------------------------------------------------------------------------
+    def served(self, spec: str | None = None) -> list[ServedVector]:
+        """The recorded (sampled) served vectors, oldest first, optionally for one spec name."""
+        with self._lock:
+            self._check_open()
+            self._flush_locked() if not self.readonly else None
+            sql = "SELECT ts, spec, version, spec_hash, entity, vector FROM served"
+            rows = self._conn.execute(
+                sql + (" WHERE spec = ? ORDER BY ts, id" if spec else " ORDER BY ts, id"),
+                (spec,) if spec else (),
+            ).fetchall()
+        return [
+            ServedVector(ts / 1e6, n, v, h, e, np.frombuffer(blob, dtype=np.float32).copy())
+            for ts, n, v, h, e, blob in rows
+        ]
+
+    # -- retention and budget --------------------------------------------------------------------
+    def used_bytes(self) -> int:
+        """Bytes of the database in use (pages minus free pages); what max_bytes is compared with."""
+        with self._lock:
+            c = self._conn
+            pc = c.execute("PRAGMA page_count").fetchone()[0]
+            fl = c.execute("PRAGMA freelist_count").fetchone()[0]
+            ps = c.execute("PRAGMA page_size").fetchone()[0]
+        return (pc - fl) * ps
+
+    def maintain(self, now: float | None = None) -> list[EvictionReport]:
+        """Apply retention (drop raw events no registered spec can see) and the byte budget now."""
+        with self._lock:
+            self._check_open()
+            self._flush_locked()
+            return self._maintain_locked(now)
+
+    def _maintain_locked(self, now: float | None) -> list[EvictionReport]:
+        if self.readonly:
+            return []
+        now_us = to_micros(self._clock() if now is None else _seconds(now, "now"))
+        reports = self._write_tx(lambda c: self._retention_tx(c, now_us), "retention")
+        if self._max_bytes is not None:
+            while self.used_bytes() > self._max_bytes:
+                r = self._write_tx(self._evict_oldest_tx, "budget eviction")
+                if r is None:
+                    log_.warning(
+                        "feature store %s: %d bytes in use, over the budget of %d, "
+                        "with no events left to evict",
+                        self.path,
+                        self.used_bytes(),
+                        self._max_bytes,
+                    )
+                    break
+                self._vacuum()
+                r = EvictionReport(**{**r.__dict__, "bytes_after": self.used_bytes()})
+                self._conn.execute(
+                    "UPDATE evictions SET bytes_after = ? WHERE id = (SELECT max(id) FROM evictions)",
+                    (r.bytes_after,),
+                )
+                log_.warning(
+                    "feature store %s over budget: evicted %d events and %d buckets before %s",
+                    self.path,
+                    r.events,
+                    r.buckets,
+                    _dt.datetime.fromtimestamp(r.cutoff, _dt.timezone.utc),
+                )
+                reports.append(r)
+        if reports:
+            self._vacuum()
+        return reports
+
+    def _vacuum(self) -> None:
+        try:
+            self._conn.execute("PRAGMA incremental_vacuum").fetchall()
+            self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except sqlite3.OperationalError:
+            pass  # busy: the space is reclaimed next time
+
+    def _needs(self, conn: sqlite3.Connection) -> tuple[dict[str, tuple[int, bool, int]], int] | None:
+        """Per event: (longest bounded window, needs all time, keep-last-N); and the longest window."""
+        specs = [FeatureSpec.from_json(j) for (j,) in conn.execute("SELECT json FROM specs")]
+        if not specs:
+            return None
+        need: dict[str, tuple[int, bool, int]] = {}
+        longest = 0
+        for sp in specs:
+            for f in sp.features:
+                w, forever, keep = need.get(f.event, (0, False, 0))
+                if f.window_us is None:
+                    if f.agg in ("last", "last_n"):
+                        keep = max(keep, f.width)
+                    else:
+                        forever = True
+                else:
+                    w = max(w, f.window_us)
+                    longest = max(longest, f.window_us)
+                need[f.event] = (w, forever, keep)
+        return need, longest
+
+    def _retention_tx(self, conn: sqlite3.Connection, now_us: int) -> list[EvictionReport]:
+        got = self._needs(conn)
+        if got is None:
+            return []  # no spec registered yet: nothing says what may go
+        need, longest = got
+        reports = []
+        for name, ev in list(self._ev.items()):
+            w, forever, keep = need.get(name, (longest, False, 0))
+            if forever:
+                continue
+            h = ((now_us - w - self._margin_us) // bk.DAY_US) * bk.DAY_US
+            if h <= self._horizon.get(ev, NEG_INF):
+                continue
+            before = conn.total_changes
+            if keep:
+                conn.execute(
+                    "DELETE FROM events WHERE ev = ?1 AND ts < ?2 AND seq NOT IN ("
+                    " SELECT seq FROM (SELECT seq, row_number() OVER"
+                    " (PARTITION BY ent ORDER BY ts DESC, seq DESC)"
+                    "  AS rn FROM events WHERE ev = ?1) WHERE rn <= ?3"
+                    " UNION SELECT seq FROM (SELECT seq FROM events WHERE ev = ?1"
+                    " ORDER BY ts DESC, seq DESC LIMIT ?3))",
+                    (ev, h, keep),
+                )
+            else:
+                conn.execute("DELETE FROM events WHERE ev = ? AND ts < ?", (ev, h))
+            n_events = conn.total_changes - before
+            n_buckets = self._drop_buckets_before(conn, [ev], h)
+            conn.execute("UPDATE event_types SET horizon = ? WHERE id = ?", (h, ev))
+            self._horizon[ev] = h
+            if n_events or n_buckets:
+                reports.append(EvictionReport("retention", name, h / 1e6, n_events, n_buckets, 0, 0, 0))
+                conn.execute(
+                    "INSERT INTO evictions(at, reason, cutoff, events, buckets, bytes_before, bytes_after) "
+                    "VALUES (?,?,?,?,?,0,0)",
+                    (time.time(), f"retention:{name}", h, n_events, n_buckets),
+                )
+        if reports:
+            self._bump_gen(conn)
+        return reports
+
+    def _drop_buckets_before(self, conn: sqlite3.Connection, evs: list[int], h: int) -> int:
+        before = conn.total_changes
+        for ev in evs:
+            for s in self._streams.get(ev, []):
+                for lvl, g in enumerate(bk.GRANULARITIES):
+                    first_kept = -((-h) // g)  # buckets starting before h go (reads never start before h)
+                    table = "dbuckets" if s.dkey else "buckets"
+                    conn.execute(
+                        f"DELETE FROM {table} WHERE stream = ? AND lvl = ? AND b < ?", (s.id, lvl, first_kept)
+                    )
+        return conn.total_changes - before
+
+    def _evict_oldest_tx(self, conn: sqlite3.Connection) -> EvictionReport | None:
+        bytes_before = self.used_bytes()
+        oldest = conn.execute("SELECT min(ts) FROM events").fetchone()[0]
+        oldest_served = conn.execute("SELECT min(ts) FROM served").fetchone()[0]
+        cands = [t for t in (oldest, oldest_served) if t is not None]
+        if not cands:
+            return None
+        cutoff = (min(cands) // bk.DAY_US) * bk.DAY_US + bk.DAY_US
+        before = conn.total_changes
+        conn.execute("DELETE FROM events WHERE ts < ?", (cutoff,))
+        n_events = conn.total_changes - before
+        before = conn.total_changes
+        conn.execute("DELETE FROM served WHERE ts < ?", (cutoff,))
+        n_served = conn.total_changes - before
+        n_buckets = self._drop_buckets_before(conn, list(self._ev_names), cutoff)
+        conn.execute("UPDATE event_types SET horizon = max(horizon, ?)", (cutoff,))
+        for ev in self._horizon:
+            self._horizon[ev] = max(self._horizon[ev], cutoff)
+        conn.execute(
+            "INSERT INTO evictions(at, reason, cutoff, events, buckets, bytes_before, bytes_after) "
+            "VALUES (?,?,?,?,?,?,0)",
+            (time.time(), "budget", cutoff, n_events, n_buckets, bytes_before),
+        )
+        self._bump_gen(conn)
+        return EvictionReport("budget", "*", cutoff / 1e6, n_events, n_buckets, n_served, bytes_before, 0)
+
+    # -- privacy ---------------------------------------------------------------------------------
+    def forget(self, entity: str) -> ForgetReport:
+        """Remove every event, bucket and served vector of `entity`, overwriting it in the file and WAL."""
+        with self._lock:
+            self._check_open()
+            self._flush_locked()
+            n_events, n_served, rebuilt = self._write_tx(lambda c: self._forget_tx(c, entity), "forget")
+            return ForgetReport(entity, n_events, n_served, rebuilt, self._truncate_wal())
+
+    def _forget_tx(self, conn: sqlite3.Connection, entity: str) -> tuple[int, int, int]:
+        before = conn.total_changes
+        conn.execute("DELETE FROM served WHERE entity = ?", (entity,))
+        n_served = conn.total_changes - before
+        row = conn.execute("SELECT id FROM entities WHERE name = ?", (entity,)).fetchone()
+        if not row:
+            return 0, n_served, 0
+        ent = row[0]
+        n_events = rebuilt = 0
+        for ev in list(self._ev_names):
+            touched = {
+                (lvl, ts // g)
+                for (ts,) in conn.execute("SELECT ts FROM events WHERE ev = ? AND ent = ?", (ev, ent))
+                for lvl, g in enumerate(bk.GRANULARITIES)
+            }
+            if not touched:
+                continue
+            before = conn.total_changes
+            conn.execute("DELETE FROM events WHERE ev = ? AND ent = ?", (ev, ent))
+            n_events += conn.total_changes - before
+            for s in self._streams.get(ev, []):
+                if s.scope == "any":
+                    rebuilt += self._rebuild_any(conn, s, touched)
+        for s in (s for ss in self._streams.values() for s in ss if s.scope == "entity"):
+            conn.execute(
+                f"DELETE FROM {'dbuckets' if s.dkey else 'buckets'} WHERE stream = ? AND ent = ?", (s.id, ent)
+            )
+        conn.execute("DELETE FROM entities WHERE id = ?", (ent,))
+        self._bump_gen(conn)
+        return n_events, n_served, rebuilt
+
+    def _rebuild_any(self, conn: sqlite3.Connection, s: _Stream, touched: set[tuple[int, int]]) -> int:
+        """Recompute the all-entity buckets that held a forgotten entity's events, from the raw left."""
+        table = "dbuckets" if s.dkey else "buckets"
+        for lvl, b in touched:
+            conn.execute(
+                f"DELETE FROM {table} WHERE stream = ? AND ent = 0 AND lvl = ? AND b = ?", (s.id, lvl, b)
+            )
+        deltas: dict[tuple, list] = {}
+        dks: set[tuple] = set()
+        horizon = self._horizon.get(s.ev, NEG_INF)
+        for lvl, b in touched:
+            g = bk.GRANULARITIES[lvl]
+            lo, hi = max(b * g, horizon), (b + 1) * g
+            cur = conn.execute(
+                "SELECT e.ent, n.name, e.ts, e.value, e.attrs FROM events e JOIN entities n ON n.id = e.ent "
+                "WHERE e.ev = ? AND e.ts >= ? AND e.ts < ?",
+                (s.ev, lo, hi),
+            )
+            for ent, name, ts, value, aj in cur:
+                d1: dict[tuple, list] = {}
+                k1: set[tuple] = set()
+                _accumulate((s,), ent, name, ts, value, json.loads(aj) if aj else None, d1, k1)
+                for key, v in d1.items():
+                    if key[2] == lvl:
+                        _merge(deltas, key, v)
+                dks.update(k for k in k1 if k[2] == lvl)
+        _write_buckets(conn, deltas, dks)
+        return len(touched)
+
+    def forget_all(self) -> ForgetReport:
+        """Remove every event, entity, bucket and served vector (specs stay); VACUUM; truncate the WAL."""
+        with self._lock:
+            self._check_open()
+            self._pending.clear()
+            self._pending_served.clear()
+
+            def tx(conn: sqlite3.Connection) -> tuple[int, int]:
+                n = conn.execute("SELECT count(*) FROM events").fetchone()[0]
+                s = conn.execute("SELECT count(*) FROM served").fetchone()[0]
+                for t in ("events", "buckets", "dbuckets", "served", "entities", "evictions"):
+                    conn.execute(f"DELETE FROM {t}")
+                self._bump_gen(conn)
+                return n, s
+
+            n, s = self._write_tx(tx, "forget_all")
+            retry_locked(lambda: self._conn.execute("VACUUM"), self._timeout, "forget_all", str(self.path))
+            return ForgetReport("*", n, s, 0, self._truncate_wal())
+
+    def _truncate_wal(self) -> bool:
+        deadline = time.monotonic() + min(self._timeout, 5.0)
+        while True:
+            try:
+                busy, _, _ = self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            except sqlite3.OperationalError:
+                busy = 1
+            if not busy:
+                return True
+            if time.monotonic() > deadline:
+                log_.warning(
+                    "feature store %s: the WAL could not be truncated (another connection is reading); "
+                    "forgotten data may remain in %s-wal until the next checkpoint",
+                    self.path,
+                    self.path,
+                )
+                return False
+            time.sleep(0.01)
+
+    # -- export and stats ------------------------------------------------------------------------
+    def iter_events(self) -> Any:
+        """Yield (seq, event, entity, ts_us, value, attrs_json) in logging order (flushes first)."""
+        with self._lock:
+            self._check_open()
+            if not self.readonly:
+                self._flush_locked()
+            rows = self._conn.execute(
+                "SELECT e.seq, t.name, n.name, e.ts, e.value, e.attrs FROM events e "
+                "JOIN event_types t ON t.id = e.ev JOIN entities n ON n.id = e.ent ORDER BY e.seq"
+            ).fetchall()
+        yield from rows
+
+    def to_pandas(self) -> Any:
+        """The event log as a DataFrame: seq, event, entity, ts (seconds), ts_us, value, attrs (JSON)."""
+        import pandas as pd
+
+        rows = list(self.iter_events())
+        df = pd.DataFrame(rows, columns=["seq", "event", "entity", "ts_us", "value", "attrs"])
+        df["ts_us"] = df["ts_us"].astype("int64")
+        df["ts"] = df["ts_us"] / 1e6
+        return df[["seq", "event", "entity", "ts", "ts_us", "value", "attrs"]]
+
+    def stats(self) -> dict[str, Any]:
+        """Counts, time range and sizes, for `ember features inspect`."""
+        with self._lock:
+            self._check_open()
+            c = self._conn
+            per_event = [
+                {
+                    "event": name,
+                    "events": n,
+                    "first": lo / 1e6 if lo is not None else None,
+                    "last": hi / 1e6 if hi is not None else None,
+                }
+                for name, n, lo, hi in c.execute(
+                    "SELECT t.name, count(e.seq), min(e.ts), max(e.ts) FROM event_types t "
+                    "LEFT JOIN events e ON e.ev = t.id GROUP BY t.id ORDER BY t.name"
+                )
+            ]
+            ps = c.execute("PRAGMA page_size").fetchone()[0]
+            pc = c.execute("PRAGMA page_count").fetchone()[0]
+            fl = c.execute("PRAGMA freelist_count").fetchone()[0]
+            wal = Path(str(self.path) + "-wal")
+            out = {
+                "path": str(self.path),
+                "schema_version": c.execute("PRAGMA user_version").fetchone()[0],
+                "events": sum(p["events"] for p in per_event),
+                "entities": c.execute("SELECT count(*) FROM entities").fetchone()[0],
+                "per_event": per_event,
+                "buckets": c.execute("SELECT count(*) FROM buckets").fetchone()[0]
+                + c.execute("SELECT count(*) FROM dbuckets").fetchone()[0],
+                "served": c.execute("SELECT count(*) FROM served").fetchone()[0],
+                "specs": [
+                    {"name": n, "version": v, "sha256": h, "features": len(json.loads(j)["features"])}
+                    for n, v, h, j in c.execute(
+                        "SELECT name, version, hash, json FROM specs ORDER BY name, version"
+                    )
+                ],
+                "evictions": [
+                    {"at": a, "reason": r, "cutoff": cu / 1e6, "events": e, "buckets": b}
+                    for a, r, cu, e, b in c.execute(
+                        "SELECT at, reason, cutoff, events, buckets FROM evictions ORDER BY id DESC LIMIT 10"
+                    )
+                ],
+                "bytes": {
+                    "file": self.path.stat().st_size if self.path.exists() else 0,
+                    "wal": wal.stat().st_size if wal.exists() else 0,
+                    "used": (pc - fl) * ps,
+                    "free": fl * ps,
+                },
+                "pending": len(self._pending),
+            }
+            try:
+                out["bytes"]["tables"] = {
+                    name: size
+                    for name, size in c.execute(
+                        "SELECT name, sum(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC"
+                    )
+                }
+            except sqlite3.OperationalError:
+                pass  # SQLite built without dbstat
+        return out
+
+
+# -- helpers shared by write, backfill and rebuild ---------------------------------------------------
+def _accumulate(streams, ent, entity, ts, value, attrs, deltas, dks) -> None:  # noqa: ANN001
+    ids = [ts // g for g in bk.GRANULARITIES]
+    for s in streams:
+        if s.where and not matches(attrs, s.where):
+            continue
+        e = 0 if s.scope == "any" else ent
+        if s.dkey:
+            k = distinct_key(s.dkey, entity, value, attrs)
+            if k is not None:
+                for lvl, b in enumerate(ids):
+                    dks.add((s.id, e, lvl, b, k))
+            continue
+        for lvl, b in enumerate(ids):
+            key = (s.id, e, lvl, b)
+            d = deltas.get(key)
+            if d is None:
+                deltas[key] = [1, value, value, value]
+            else:
+                d[0] += 1
+                d[1] += value
+                if value < d[2]:
+                    d[2] = value
+                if value > d[3]:
+                    d[3] = value
+
+
+def _merge(deltas: dict, key: tuple, v: list) -> None:
+    d = deltas.get(key)
+    if d is None:
+        deltas[key] = list(v)
+    else:
+        d[0] += v[0]
+        d[1] += v[1]
+        d[2] = min(d[2], v[2])
+        d[3] = max(d[3], v[3])
+
+
+def _write_buckets(conn: sqlite3.Connection, deltas: dict, dks: set) -> None:
+    if deltas:
+        conn.executemany(_UPSERT, [(*k, *v) for k, v in deltas.items()])
+        deltas.clear()
+    if dks:
+        conn.executemany(_DINSERT, dks)
+        dks.clear()
+
+
+def _compile(spec: FeatureSpec, streams: dict[tuple, _Stream]) -> _Plan:
+    """Group features by (stream, window) and build the three SQL statements one vector() runs."""
+    groups: dict[tuple, _Group] = {}
+    slots: list[tuple[Feature, _Group]] = []
+    for f in spec.features:
+        kind = "num" if f.agg in _NUMERIC else "dist" if f.agg == "count_distinct" else "last"
+        key = (kind, f.stream, f.window_us)
+        g = groups.get(key)
+        if g is None:
+            g = groups[key] = _Group(len(groups), kind, streams[f.stream], f.window_us, f.width)
+        g.n = max(g.n, f.width)
+        slots.append((f, g))
+    num_parts, rows_parts, dist_parts, slow = [], [], [], []
+    for g in groups.values():
+        s = g.stream
+        ent = "ent = 0" if s.scope == "any" else "ent = ?"
+        raw_ent = "" if s.scope == "any" else " AND ent = ?"
+        if g.kind == "last":
+            if s.where:
+                slow.append(g)
+            else:
+                rows_parts.append(
+                    f"SELECT * FROM (SELECT {g.gid}, ts, seq, value, attrs, NULL FROM events "
+                    f"WHERE ev = {s.ev}"
+                    f"{raw_ent} AND ts >= ? AND ts < ? ORDER BY ts DESC, seq DESC LIMIT {g.n})"
+                )
+            continue
+        table, cols = (
+            ("dbuckets", "k AS k")
+            if g.kind == "dist"
+            else ("buckets", "cnt AS c, sm AS s, mn AS lo, mx AS hi")
+        )
+        target = dist_parts if g.kind == "dist" else num_parts
+        for slot in range(2 * bk.LEVELS):
+            target.append(
+                f"SELECT {g.gid} AS g, {cols} FROM {table} WHERE stream = {s.id} AND {ent} "
+                f"AND lvl = {slot // 2} "
+                f"AND b BETWEEN ? AND ?"
+            )
+        name = "(SELECT name FROM entities WHERE id = events.ent)" if s.dkey == "entity" else "NULL"
+        for _ in range(2):
+            if g.kind == "dist" or s.where:
+                rows_parts.append(
+                    f"SELECT {g.gid}, ts, seq, value, attrs, {name} FROM events WHERE ev = {s.ev}{raw_ent} "
+                    f"AND ts >= ? AND ts < ?"
+                )
+            else:
+                num_parts.append(
+                    f"SELECT {g.gid} AS g, 1 AS c, value AS s, value AS lo, value AS hi FROM events "
+                    f"WHERE ev = {s.ev}{raw_ent} AND ts >= ? AND ts < ?"
+                )
+    num_sql = (
+        "SELECT g, sum(c), sum(s), min(lo), max(hi) FROM (" + " UNION ALL ".join(num_parts) + ") GROUP BY g"
+        if num_parts
+        else None
+    )
+    dist_sql = "SELECT DISTINCT g, k FROM (" + " UNION ALL ".join(dist_parts) + ")" if dist_parts else None
+    rows_sql = " UNION ALL ".join(rows_parts) if rows_parts else None
+    return _Plan(spec, list(groups.values()), slots, num_sql, rows_sql, dist_sql, slow)
