@@ -83,6 +83,7 @@ class Graph:
         self.nodes: list[Node] = []
         self.meta: dict[str, Any] = {}
         self._names: set[str] = set()
+        self._node_names: set[str] = set()
 
     # -- construction -------------------------------------------------------------------------
     def unique_name(self, base: str) -> str:
@@ -110,11 +111,17 @@ class Graph:
         opdef = opdefs.OPS[op]
         attrs = dict(attrs or {})
         outs_t = opdefs.infer(opdef, [v.shape for v in inputs], [v.dtype for v in inputs], attrs)
-        node = Node(op, list(inputs), [], attrs, name=self.unique_name(name or op), source=source)
+        base = name or op
+        node_name, k = base, 1
+        while node_name in self._node_names:
+            node_name = f"{base}_{k}"
+            k += 1
+        self._node_names.add(node_name)
+        node = Node(op, list(inputs), [], attrs, name=node_name, source=source)
         for k, (shape, dtype) in enumerate(outs_t):
             if len(shape) > MAX_RANK:
                 raise ValueError(f"{op} would produce a rank-{len(shape)} tensor; Ember supports rank <= {MAX_RANK}")
-            v = Value(self.unique_name(node.name if k == 0 else f"{node.name}_{k}"), dtype, shape, producer=node)
+            v = Value(self.unique_name(base if k == 0 else f"{base}_{k}"), dtype, shape, producer=node)
             node.outputs.append(v)
         self.nodes.append(node)
         return node.outputs

@@ -1,0 +1,177 @@
+"""Python face of the C runtime. Needs only numpy (never imports torch)."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ember.errors import EmberError, FormatError, RuntimeFailure, ShapeError, UnsupportedOpError
+from ember.ir.dtypes import DType
+
+try:
+    from ember import _rt
+except ImportError as _exc:  # pragma: no cover - exercised only on a broken install
+    _rt = None
+    _IMPORT_ERROR: ImportError | None = _exc
+else:
+    _IMPORT_ERROR = None
+
+_STATUS = {1: ShapeError, 2: FormatError, 3: FormatError, 4: UnsupportedOpError, 5: EmberError, 6: EmberError,
+           7: RuntimeFailure}
+
+
+def _require_rt() -> Any:
+    if _rt is None:
+        raise EmberError(f"the Ember C runtime extension is not built ({_IMPORT_ERROR}); reinstall with "
+                         "`pip install -e .`")
+    return _rt
+
+
+def _raise(status: int, message: str, context: str = "") -> None:
+    if status:
+        cls = _STATUS.get(status, EmberError)
+        raise cls(f"{context}{message}")
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    name: str
+    dtype: np.dtype
+    shape: tuple[int, ...]
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.dtype}{list(self.shape)}"
+
+
+def _to_numpy(x: Any) -> np.ndarray:
+    if type(x).__module__.startswith("torch"):
+        x = x.detach().cpu().numpy()
+    return np.asarray(x)
+
+
+class Module:
+    """A loaded .ember model. Call it with numpy arrays (or torch tensors); get a tuple of numpy arrays.
+
+    The program is shared and read-only; each thread gets its own session (arena), made once.
+    """
+
+    def __init__(self, program: Any, threads: int | None, source: str) -> None:
+        self._p = program
+        self._threads = int(threads or 0)
+        self._local = threading.local()
+        self.source = source
+        self.inputs = [self._spec(program.input_info(i)) for i in range(program.num_inputs)]
+        self.outputs = [self._spec(program.output_info(i)) for i in range(program.num_outputs)]
+
+    @staticmethod
+    def _spec(info: tuple[str, int, tuple[int, ...]]) -> TensorSpec:
+        name, dt, shape = info
+        return TensorSpec(name, DType(dt).to_numpy(), tuple(shape))
+
+    @property
+    def input_names(self) -> list[str]:
+        return [s.name for s in self.inputs]
+
+    @property
+    def output_names(self) -> list[str]:
+        return [s.name for s in self.outputs]
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        return json.loads(self._p.metadata().decode("utf-8"))
+
+    @property
+    def memory(self) -> dict[str, int]:
+        return {"arena_bytes": int(self._p.arena_bytes), "scratch_bytes": int(self._p.scratch_bytes),
+                "weight_bytes": int(self._p.weight_bytes), "packed_weight_bytes": 0,
+                "arena_lower_bound_bytes": int(self._p.lower_bound_bytes)}
+
+    def _session(self) -> Any:
+        s = getattr(self._local, "session", None)
+        if s is None:
+            st, msg, s = _rt.Session.create(self._p, self._threads, False)  # type: ignore[union-attr]
+            _raise(st, msg, "cannot create a session: ")
+            self._local.session = s
+        return s
+
+    def _check_inputs(self, inputs: tuple[Any, ...]) -> list[np.ndarray]:
+        if len(inputs) != len(self.inputs):
+            want = ", ".join(map(str, self.inputs))
+            raise ShapeError(f"model takes {len(self.inputs)} input(s) ({want}), got {len(inputs)}")
+        arrays = []
+        for spec, x in zip(self.inputs, inputs):
+            a = _to_numpy(x)
+            if a.shape != spec.shape:
+                raise ShapeError(f"input '{spec.name}' must have shape {list(spec.shape)}, got {list(a.shape)} "
+                                 "(this model was exported with static shapes; re-export for other shapes)")
+            if a.dtype != spec.dtype:
+                if a.dtype.kind == spec.dtype.kind == "f" or (a.dtype.kind in "iu" and spec.dtype.kind == "i"):
+                    a = a.astype(spec.dtype)
+                else:
+                    raise ShapeError(f"input '{spec.name}' must be {spec.dtype}, got {a.dtype}")
+            arrays.append(np.ascontiguousarray(a))
+        return arrays
+
+    def run(self, *inputs: Any) -> tuple[np.ndarray, ...]:
+        s = self._session()
+        for i, a in enumerate(self._check_inputs(inputs)):
+            _raise(*s.set_input(i, a), f"input {i}: ")
+        _raise(*s.run())
+        outs = []
+        for i, spec in enumerate(self.outputs):
+            y = np.empty(spec.shape, spec.dtype)
+            _raise(*s.read_output(i, y))
+            outs.append(y)
+        return tuple(outs)
+
+    __call__ = run
+
+    def profile(self, *inputs: Any, runs: int = 10) -> list[dict[str, Any]]:
+        """Per-node time (median over `runs`) as dicts: node, op, ms — slowest first."""
+        s = self._session()
+        s.set_profiling(True)
+        try:
+            samples = []
+            for _ in range(max(1, runs)):
+                self.run(*inputs)
+                samples.append(s.node_times())
+        finally:
+            s.set_profiling(False)
+        med = np.median(np.asarray(samples, dtype=np.float64), axis=0) if samples[0] else []
+        rows = []
+        for i, ns in enumerate(med):
+            name, op = self._p.node_info(i)
+            rows.append({"node": name, "op": op, "ms": float(ns) / 1e6})
+        return sorted(rows, key=lambda r: -r["ms"])
+
+    def __repr__(self) -> str:
+        ins = ", ".join(map(str, self.inputs))
+        outs = ", ".join(map(str, self.outputs))
+        return f"<ember.Module {self.source}: ({ins}) -> ({outs})>"
+
+
+def load(path: str | os.PathLike[str], threads: int | None = None, verify: bool = True) -> Module:
+    rt = _require_rt()
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise EmberError(f"no such model file: {path}")
+    st, msg, prog = rt.Program.load_file(path, verify)
+    _raise(st, msg, f"cannot load {path}: ")
+    return Module(prog, threads, path)
+
+
+def load_bytes(data: bytes, threads: int | None = None, verify: bool = True) -> Module:
+    rt = _require_rt()
+    st, msg, prog = rt.Program.load_bytes(bytes(data), verify)
+    _raise(st, msg, "cannot load model bytes: ")
+    return Module(prog, threads, "<memory>")
+
+
+def kernels() -> list[tuple[str, str]]:
+    """(op, dtype) pairs this runtime build can run."""
+    return [(name, DType(dt).short) for _op, name, dt in _require_rt().kernels()]
