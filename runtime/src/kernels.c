@@ -69,7 +69,7 @@ static const ember_kernel kTable[EMBER_OP_ID_LIMIT] = {
     K(PAD, pad, F32),
     K(COPY, copy, ANY),
     K(CAST, cast, ANY),
-    K(EMBEDDING, embedding, F32),
+    K(EMBEDDING, embedding, ANY),
     K(SDPA, sdpa, F32),
 };
 

@@ -1,4 +1,4 @@
-/* embedding: rows of weight[V, D] gathered by i32/i64 indices of any rank into out[..., D]. An index
+/* embedding: rows of weight[V, D] (any dtype) gathered by i32/i64 indices of any rank into out[..., D]. An index
  * outside [0, V) is a run-time error; nothing is read for it. */
 #include "ref_util.h"
 
@@ -7,7 +7,8 @@ ember_status ember_ref_embedding_check(const ember_kargs *a, uint64_t *scratch) 
   *scratch = 0;
   if (a->n_in != 2 || a->n_out != 1) return KFAIL(a, "embedding takes 2 inputs and 1 output");
   const ember_tensor *w = a->in[0], *idx = a->in[1], *y = a->out[0];
-  if (w->dtype != EMBER_DTYPE_F32 || y->dtype != EMBER_DTYPE_F32) return KFAIL(a, "embedding expects an f32 table");
+  if (!ember_dtype_size(w->dtype) || y->dtype != w->dtype)
+    return KFAIL(a, "embedding output dtype must equal the table's");
   if (w->rank != 2 || (idx->dtype != EMBER_DTYPE_I32 && idx->dtype != EMBER_DTYPE_I64))
     return KFAIL(a, "embedding expects a 2-D table and integer indices, got %s, %s", RF_SHAPE(w, b1),
                  ember_dtype_name(idx->dtype));
@@ -23,13 +24,14 @@ ember_status ember_ref_embedding_check(const ember_kargs *a, uint64_t *scratch) 
 
 ember_status ember_ref_embedding_eval(const ember_kargs *a) {
   const ember_tensor *w = a->in[0], *idx = a->in[1];
-  const float *table = w->data;
-  float *y = a->out[0]->data;
-  int64_t V = w->dims[0], D = w->dims[1], n = idx->numel;
+  const uint8_t *table = w->data;
+  uint8_t *y = a->out[0]->data;
+  int64_t V = w->dims[0], n = idx->numel;
+  size_t row = (size_t)w->dims[1] * ember_dtype_size(w->dtype);
   for (int64_t i = 0; i < n; i++) {
     int64_t r = idx->dtype == EMBER_DTYPE_I32 ? (int64_t)((const int32_t *)idx->data)[i] : ((const int64_t *)idx->data)[i];
     if (r < 0 || r >= V) return RF_ERR_RUNTIME(a, "embedding: index %lld out of range [0, %lld)", (long long)r, (long long)V);
-    if (D) memcpy(y + i * D, table + r * D, (size_t)D * sizeof(float));
+    memcpy(y + (size_t)i * row, table + (size_t)r * row, row);
   }
   return EMBER_OK;
 }

@@ -583,3 +583,43 @@ def _to_copy(lw: Lowering, a: tuple[Any, ...], kw: dict[str, Any]) -> Value:
     if tdt is None:
         return x
     return lw.cast(x, dtype_from_torch(tdt))
+
+
+@handles("aten.index.Tensor")
+def _index(lw: Lowering, a: tuple[Any, ...], kw: dict[str, Any]) -> Value:
+    """Advanced indexing. Constant indices: the flat positions are computed now and gathered at run
+    time. A run-time index tensor is supported on the first axis only (a row gather)."""
+    x, indices = a[0], list(a[1])
+    if all(i is None or i.is_const for i in indices):
+        pos = np.arange(x.numel, dtype=np.int64).reshape(x.shape)
+        sel = pos[tuple(slice(None) if i is None else i.data for i in indices)]
+        if sel.size == 0:
+            raise NotImplementedError("indexing that selects nothing")
+        flat = lw.reshape(x, (x.numel, 1))
+        idx = lw.g.const(np.ascontiguousarray(sel.astype(np.int64)), "index_positions")
+        y = lw.emit("embedding", [flat, idx])
+        return lw.reshape(y, tuple(sel.shape))
+    if len(indices) >= 1 and indices[0] is not None and all(i is None for i in indices[1:]):
+        idx = indices[0]
+        if idx.dtype not in (DType.I32, DType.I64):
+            raise NotImplementedError("boolean mask indexing with a run-time mask")
+        rows = lw.reshape(x, (x.shape[0], max(1, x.numel // x.shape[0])))
+        y = lw.emit("embedding", [rows, idx])
+        return lw.reshape(y, idx.shape + x.shape[1:])
+    raise NotImplementedError("advanced indexing with run-time indices on an inner axis")
+
+
+@handles("aten.linalg_vector_norm.default")
+def _vector_norm(lw: Lowering, a: tuple[Any, ...], kw: dict[str, Any]) -> Value:
+    x = a[0]
+    ord_ = a[1] if len(a) > 1 else kw.get("ord", 2)
+    dims = a[2] if len(a) > 2 else kw.get("dim")
+    keep = a[3] if len(a) > 3 else kw.get("keepdim", False)
+    reduce_sum = _reduce("reduce_sum")
+    if ord_ == 2:
+        return lw.emit("sqrt", [reduce_sum(lw, (lw.emit("mul", [x, x]), dims, keep), {})])
+    if ord_ == 1:
+        return reduce_sum(lw, (lw.emit("abs", [x]), dims, keep), {})
+    if ord_ == math.inf:
+        return _reduce("reduce_max")(lw, (lw.emit("abs", [x]), dims, keep), {})
+    raise NotImplementedError(f"vector norm of order {ord_}")

@@ -656,7 +656,8 @@ def _embedding_infer(s: list[Shape], d: list[DType], a: Attrs) -> list[tuple[Sha
 
 
 _def("embedding", 80, ["weight", "indices"], [], _embedding_infer, lambda i, a: [i[0][i[1]]],
-     doc="Row gather from a 2-D table; an index out of range is a run-time error, never a read.")
+     doc="Row gather from a 2-D table (any dtype; also lowers constant advanced indexing); an index out of "
+         "range is a run-time error, never a read.")
 
 
 def _sdpa_infer(s: list[Shape], d: list[DType], a: Attrs) -> list[tuple[Shape, DType]]:
