@@ -153,7 +153,7 @@ ember_status ember_ref_concat_eval(const ember_kargs *a) {
     size_t chunk = (size_t)(t->dims[ax] * inner) * es;
     const unsigned char *src = t->data;
     unsigned char *dst = (unsigned char *)y->data + pos;
-    for (int64_t o = 0; o < outer && chunk; o++) memcpy(dst + (size_t)o * row, src + (size_t)o * chunk, chunk);
+    for (int64_t o = 0; o < outer && chunk; o++) memmove(dst + (size_t)o * row, src + (size_t)o * chunk, chunk);
     pos += chunk;
   }
   return EMBER_OK;
