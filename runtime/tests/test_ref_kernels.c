@@ -382,6 +382,7 @@ static void test_gemm(void) {
             want[((i * 3 + j) * 2 + m) * 2 + n] = acc;
           }
     CHECK(expect_arr("matmul bcast", y, want, 24, 1e-6), "matmul broadcast batch");
+    CHECK(g_scratch >= 2 * sizeof(double), "matmul scratch for one output row (%llu)", (unsigned long long)g_scratch);
     /* plain 2x2 */
     float p[4] = {1, 2, 3, 4}, q[4] = {5, 6, 7, 8}, r[4];
     ember_tensor tp = T(F32, p, 2, 2), tq = T(F32, q, 2, 2), tr = T(F32, r, 2, 2);
@@ -551,6 +552,19 @@ static void test_softmax(void) {
     at[0] = 0; /* along axis 0: pairs (1, 1000) etc. */
     OK(RUN(EMBER_OP_SOFTMAX, &ty, at, 1, &tx));
     EXPECT("softmax axis0", y, 1e-6, 0, 0, 0, 1, 1, 1);
+    /* -inf entries get probability 0 (log_softmax -inf) */
+    float xm[3] = {0, -INFINITY, 0}, ym[3];
+    ember_tensor txm = T(F32, xm, 3), tym = T(F32, ym, 3);
+    at[0] = 0;
+    OK(RUN(EMBER_OP_SOFTMAX, &tym, at, 1, &txm));
+    EXPECT("softmax -inf", ym, 1e-7, 0.5, 0, 0.5);
+    OK(RUN(EMBER_OP_LOG_SOFTMAX, &tym, at, 1, &txm));
+    EXPECT("log_softmax -inf", ym, 1e-7, -log(2.0), -INFINITY, -log(2.0));
+    /* rank 0: one element */
+    float x0[1] = {5}, y0[1];
+    ember_tensor tx0 = T0(F32, x0), ty0 = T0(F32, y0);
+    OK(RUN(EMBER_OP_SOFTMAX, &ty0, at, 1, &tx0));
+    EXPECT("softmax rank 0", y0, 0, 1);
     at[0] = 2;
     REJECT(CHK(EMBER_OP_SOFTMAX, &ty, at, 1, &tx), "softmax axis 2 of rank 2");
     at[0] = -3;
@@ -730,6 +744,18 @@ static void test_pools(void) {
     tyn3.data = y9;
     OK(RUN(EMBER_OP_MAX_POOL2D, &tyn3, at, 9, &txn));
     EXPECT("max_pool pad", y9, 0, -1, -1, -2, -1, -1, -2, -3, -3, -4);
+    /* dilation can leave a window with no in-bounds tap (taps at -1 and 2 of a 2x2 input): -inf */
+    float yd[1];
+    ember_tensor tyd = T(F32, yd, 1, 1, 1, 1);
+    pool_attrs(at, true, 2, 2, 1, 1, 1, 1, 3, 3, 0, 0, 0);
+    OK(RUN(EMBER_OP_MAX_POOL2D, &tyd, at, 9, &txn));
+    EXPECT("max_pool empty window", yd, 0, -INFINITY);
+    /* NaN propagates through max_pool */
+    float xq[4] = {1, NAN, 3, 4}, yq[1];
+    ember_tensor txq = T(F32, xq, 1, 1, 2, 2), tyq = T(F32, yq, 1, 1, 1, 1);
+    pool_attrs(at, true, 2, 2, 2, 2, 0, 0, 1, 1, 0, 0, 0);
+    OK(RUN(EMBER_OP_MAX_POOL2D, &tyq, at, 9, &txq));
+    CHECK(isnan(yq[0]), "max_pool NaN");
     /* rejections */
     pool_attrs(at, true, 2, 2, 2, 2, 2, 0, 1, 1, 0, 0, 0);
     REJECT(CHK(EMBER_OP_MAX_POOL2D, &ty, at, 9, &tx), "pool pad > kernel/2");
@@ -838,6 +864,11 @@ static void test_reduce(void) {
     at[1] = 1;
     OK(RUN(EMBER_OP_REDUCE_MAX, &ts3, at, 2, &tx));
     EXPECT("reduce_max all keepdim", s, 0, 23);
+    float xn[3] = {1, NAN, 2}, yn[1];
+    ember_tensor txn = T(F32, xn, 3), tyn = T0(F32, yn);
+    at[0] = 1, at[1] = 0;
+    OK(RUN(EMBER_OP_REDUCE_MAX, &tyn, at, 2, &txn));
+    CHECK(isnan(yn[0]), "reduce_max NaN propagates");
     at[0] = 8;
     REJECT(CHK(EMBER_OP_REDUCE_SUM, &ts3, at, 2, &tx), "reduce mask beyond rank");
     at[0] = -1;
@@ -1019,6 +1050,12 @@ static void test_movement(void) {
     at[0] = F32;
     OK(RUN(EMBER_OP_CAST, &tback, at, 1, &tb));
     EXPECT("cast bool->f32", back, 0, 1, 1, 0, 1, 1, 1, 1, 1);
+    int32_t odd[2] = {16777217, -3};
+    float of[2];
+    ember_tensor todd = T(I32, odd, 2), tof = T(F32, of, 2);
+    at[0] = F32;
+    OK(RUN(EMBER_OP_CAST, &tof, at, 1, &todd));
+    CHECK(of[0] == 16777216.f && of[1] == -3.f, "cast i32->f32 rounds to nearest");
     int64_t big[3] = {4294967297LL, -1, 2147483648LL};
     int32_t w[3];
     ember_tensor tbig = T(I64, big, 3), tw = T(I32, w, 3);

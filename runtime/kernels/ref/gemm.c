@@ -66,6 +66,10 @@ ember_status ember_ref_matmul_check(const ember_kargs *a, uint64_t *scratch) {
   if (!rf_dims_are(y, rb + 2, want))
     return KFAIL(a, "matmul output shape %s does not match %s @ %s", RF_SHAPE(y, b3), RF_SHAPE(x, b1),
                  RF_SHAPE(w, b2));
+  /* one row of double accumulators, so b is walked row by row */
+  int64_t bytes;
+  if (!rf_mul(want[rb + 1], (int64_t)sizeof(double), &bytes)) return KFAIL(a, "matmul: scratch size overflow");
+  *scratch = (uint64_t)bytes;
   return EMBER_OK;
 }
 
@@ -73,6 +77,7 @@ ember_status ember_ref_matmul_eval(const ember_kargs *a) {
   const ember_tensor *xt = a->in[0], *wt = a->in[1], *yt = a->out[0];
   const float *x = xt->data, *w = wt->data;
   float *y = yt->data;
+  double *acc = a->scratch;
   int rb = yt->rank - 2;
   int64_t M = yt->dims[rb], N = yt->dims[rb + 1], K = xt->dims[xt->rank - 1];
   int64_t batches = rf_prod(yt, 0, rb);
@@ -85,11 +90,14 @@ ember_status ember_ref_matmul_eval(const ember_kargs *a) {
     const float *xb = x + it.off[0], *wb = w + it.off[1];
     float *yb = y + bi * M * N;
     for (int64_t m = 0; m < M; m++) {
-      for (int64_t n = 0; n < N; n++) {
-        double acc = 0.0;
-        for (int64_t k = 0; k < K; k++) acc += (double)xb[m * K + k] * (double)wb[k * N + n];
-        yb[m * N + n] = (float)acc;
+      /* acc[n] sums x[m, k] * b[k, n] over k in order, exactly as a per-element dot product would */
+      for (int64_t n = 0; n < N; n++) acc[n] = 0.0;
+      for (int64_t k = 0; k < K; k++) {
+        double xv = xb[m * K + k];
+        const float *wr = wb + k * N;
+        for (int64_t n = 0; n < N; n++) acc[n] += xv * (double)wr[n];
       }
+      for (int64_t n = 0; n < N; n++) yb[m * N + n] = (float)acc[n];
     }
   }
   return EMBER_OK;
