@@ -19,7 +19,9 @@ from ember.delivery import DeviceClient, Registry, RegistryConfig, SmokeTest, Va
 from ember.delivery.device import DeviceProfile  # noqa: E402
 
 X86 = DeviceProfile(isa=frozenset({"avx2", "fma"}), ram_mb=4096, runtime_version="0.1.0", format_version=1)
-ARM = DeviceProfile(isa=frozenset({"neon", "dotprod"}), ram_mb=2048, runtime_version="0.1.0", format_version=1)
+ARM = DeviceProfile(
+    isa=frozenset({"neon", "dotprod"}), ram_mb=2048, runtime_version="0.1.0", format_version=1
+)
 
 
 def sha256(path: Path) -> str:

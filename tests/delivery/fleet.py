@@ -39,7 +39,9 @@ class FailingSmoke(SmokeTest):
 
 
 class Fleet:
-    def __init__(self, root: Path, url: str, trusted_root: bytes, n: int, bad: set[int] | None = None, rate=0.0):
+    def __init__(
+        self, root: Path, url: str, trusted_root: bytes, n: int, bad: set[int] | None = None, rate=0.0
+    ):
         self.devices = []
         self.bad = bad if bad is not None else set()
         for i in range(n):

@@ -153,7 +153,9 @@ def test_targets_signed_by_untrusted_key(env, installed):
     m, s = env.model("evil", 666)
     with env.reg._transaction():
         targets = env.reg._md["targets"]
-        targets.signed.targets["m/r9/generic/evil.npz"] = TargetFile.from_file("m/r9/generic/evil.npz", str(m))
+        targets.signed.targets["m/r9/generic/evil.npz"] = TargetFile.from_file(
+            "m/r9/generic/evil.npz", str(m)
+        )
         evil = CryptoSigner.generate_ed25519()
         targets.signed.version += 1
         targets.signatures.clear()

@@ -167,5 +167,7 @@ def test_requirements_on_runtime_and_format(env):
     )
     from ember.delivery import NoCompatibleVariantError
 
-    with pytest.raises(NoCompatibleVariantError, match=r"needs Ember runtime >= 0.2.*needs .ember format >= 2"):
+    with pytest.raises(
+        NoCompatibleVariantError, match=r"needs Ember runtime >= 0.2.*needs .ember format >= 2"
+    ):
         env.client().update("m")

@@ -19,7 +19,7 @@ def test_resume_uses_range_and_fetches_only_the_rest(env):
     c = env.client()
     tinfo = c._updater()
     tinfo.refresh()
-    path = f"m/r2/generic/big.npz"
+    path = "m/r2/generic/big.npz"
     info = tinfo.get_targetinfo(path)
     whole = env.models["big"][0].read_bytes()
     part = c.cache / "partial" / f"{info.hashes['sha256']}.part"

@@ -106,7 +106,9 @@ def test_sigkill_during_download_and_activation(tmp_path):
             p.communicate(timeout=30)
             phases[_phase(cache)] = phases.get(_phase(cache), 0) + 1
 
-            after = DeviceClient(cache, env.server.url, env.reg.root_bytes_initial, report=False, smoke_test=smoke)
+            after = DeviceClient(
+                cache, env.server.url, env.reg.root_bytes_initial, report=False, smoke_test=smoke
+            )
             active = after.installed("m")
             name = {1: "v1", 2: "v2"}[active["release"]]
             path = after.path("m")

@@ -19,7 +19,9 @@ def register(sub) -> None:
 
     p = rs.add_parser("init", help="create a repository with fresh keys")
     p.add_argument("dir", type=Path)
-    p.add_argument("--offline-keys", type=Path, required=True, help="directory for the root keys (keep offline)")
+    p.add_argument(
+        "--offline-keys", type=Path, required=True, help="directory for the root keys (keep offline)"
+    )
     p.add_argument("--root-keys", type=int, default=1, help="number of root keys (default 1)")
     p.add_argument("--root-threshold", type=int, default=1, help="root signatures needed (default 1)")
     for role, days in (("root", 365), ("targets", 90), ("rollout", 7), ("snapshot", 7), ("timestamp", 1)):
@@ -66,7 +68,9 @@ def register(sub) -> None:
     p.add_argument("dir", type=Path)
     p.set_defaults(func=_refresh)
 
-    p = rs.add_parser("rotate-key", help="replace a role's key (root/targets/snapshot/timestamp need --offline-keys)")
+    p = rs.add_parser(
+        "rotate-key", help="replace a role's key (root/targets/snapshot/timestamp need --offline-keys)"
+    )
     p.add_argument("dir", type=Path)
     p.add_argument("role", choices=["root", "targets", "snapshot", "timestamp", "rollout"])
     p.add_argument("--offline-keys", type=Path, default=None)
@@ -176,7 +180,9 @@ def parse_variant(spec: str):
 
 def _publish(args) -> int:
     variants = [parse_variant(s) for s in args.variant]
-    release = _open(args).publish(args.model, args.version, variants, channel=args.channel, percent=args.percent)
+    release = _open(args).publish(
+        args.model, args.version, variants, channel=args.channel, percent=args.percent
+    )
     print(f"published {args.model} {args.version} as release {release} on {args.channel} at {args.percent}%")
     if args.percent == 0:
         print(f"nothing ships yet: run `ember registry rollout {args.dir} {args.model} --percent P`")
@@ -210,7 +216,9 @@ def _status(args) -> int:
         raise RegistryError(f"{args.model!r} is not published in {args.dir}.")
     out = {"channels": [s.__dict__ for s in states]}
     db = reg.path / "reports.sqlite"
-    out.update(ReportStore(db).summary(args.model) if db.exists() else {"releases": {}, "devices_running": {}})
+    out.update(
+        ReportStore(db).summary(args.model) if db.exists() else {"releases": {}, "devices_running": {}}
+    )
     _print(out)
     return 0
 
@@ -236,7 +244,10 @@ def _serve(args) -> int:
     from ember.delivery.server import DevServer
 
     server = DevServer(_open(args), args.host, args.port)
-    print(f"serving {args.dir / 'repo'} on {server.url} (reports -> {args.dir / 'reports.sqlite'}); Ctrl-C stops")
+    print(
+        f"serving {args.dir / 'repo'} on {server.url} "
+        f"(reports -> {args.dir / 'reports.sqlite'}); Ctrl-C stops"
+    )
     server.start()
     try:
         server._bg_threads[0].join()
@@ -252,7 +263,9 @@ def _client(args, need_root: bool):
 
     if args.root is None:
         if need_root:
-            raise RegistryError("--root ROOT.json (the trusted root from `ember registry export-root`) is required.")
+            raise RegistryError(
+                "--root ROOT.json (the trusted root from `ember registry export-root`) is required."
+            )
         root = b""
     else:
         root = args.root.read_bytes()

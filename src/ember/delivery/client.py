@@ -93,7 +93,9 @@ def _translate_tuf_error(exc: Exception, server: str) -> DeliveryError:
     if isinstance(exc, tx.LengthOrHashMismatchError):
         return VerificationError(f"metadata from {server} does not match its signed hash ({exc}).")
     if isinstance(exc, tx.RepositoryError):
-        return VerificationError(f"metadata from {server} failed verification ({exc}); nothing was installed.")
+        return VerificationError(
+            f"metadata from {server} failed verification ({exc}); nothing was installed."
+        )
     if isinstance(exc, tx.DownloadError):
         return DownloadError(
             f"cannot fetch metadata from {server} ({exc}); the installed model stays active. Retry later."
@@ -278,7 +280,9 @@ class DeviceClient:
         rollout = RolloutState.from_custom(info.custom, where)
         state = self._state(model)
         if rollout.model != model or rollout.channel != self.channel:
-            raise VerificationError(f"signed rollout state at {where} names {rollout.model}/{rollout.channel}.")
+            raise VerificationError(
+                f"signed rollout state at {where} names {rollout.model}/{rollout.channel}."
+            )
         if rollout.release < state.get("max_seen", 0):
             raise ReleaseRollbackError(
                 f"the signed rollout of {model!r} points to release {rollout.release}, but this device has "
@@ -300,7 +304,9 @@ class DeviceClient:
 
         rinfo = self._targetinfo(updater, release_path(model, target))
         if rinfo is None:
-            raise VerificationError(f"release {target} of {model!r} is in the rollout but not in signed targets.")
+            raise VerificationError(
+                f"release {target} of {model!r} is in the rollout but not in signed targets."
+            )
         release = ReleaseInfo.from_custom(rinfo.custom, release_path(model, target))
         if release.model != model or release.release != target:
             raise VerificationError(
@@ -314,7 +320,9 @@ class DeviceClient:
             if tinfo is None:
                 raise VerificationError(f"{tpath} is named by the signed manifest but not in signed targets.")
             files[kind] = tinfo
-        self._check_budget(sum(t.length for t in files.values()), [t.hashes["sha256"] for t in files.values()])
+        self._check_budget(
+            sum(t.length for t in files.values()), [t.hashes["sha256"] for t in files.values()]
+        )
 
         entry = {
             "release": release.release,
@@ -327,7 +335,8 @@ class DeviceClient:
         model_dir.mkdir(parents=True, exist_ok=True)
         for kind, tinfo in files.items():
             part = self._download(updater, tinfo)
-            name = f"r{release.release}-{variant.name}-{tinfo.hashes['sha256'][:16]}-{tinfo.path.rpartition('/')[2]}"
+            basename = tinfo.path.rpartition("/")[2]
+            name = f"r{release.release}-{variant.name}-{tinfo.hashes['sha256'][:16]}-{basename}"
             os.replace(part, model_dir / name)
             fsync_dir(model_dir)
             entry[kind] = name

@@ -75,10 +75,10 @@ def _runtime_versions() -> tuple[str, int]:
     import ember
 
     version = getattr(ember, "__version__", "0.0.0")
-    try:  # the core publishes its format version here once it lands
-        from ember.format import FORMAT_VERSION  # type: ignore[attr-defined]
+    try:  # the newest .ember format major version this build of the runtime reads
+        from ember.format.layout import VERSION_MAJOR
 
-        return version, int(FORMAT_VERSION)
+        return version, int(VERSION_MAJOR)
     except Exception:
         return version, DEFAULT_FORMAT_VERSION
 

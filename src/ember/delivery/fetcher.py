@@ -40,13 +40,17 @@ class TransferStats:
 
 def _open(url: str, headers: dict[str, str], timeout: float):
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    return opener.open(urllib.request.Request(url, headers={"User-Agent": USER_AGENT, **headers}), timeout=timeout)
+    return opener.open(
+        urllib.request.Request(url, headers={"User-Agent": USER_AGENT, **headers}), timeout=timeout
+    )
 
 
 class HttpFetcher(FetcherInterface):
     """ngclient fetcher on urllib: no third-party HTTP stack on the device, no proxy surprises."""
 
-    def __init__(self, timeout: float = 10.0, chunk_size: int = 64 * 1024, stats: TransferStats | None = None):
+    def __init__(
+        self, timeout: float = 10.0, chunk_size: int = 64 * 1024, stats: TransferStats | None = None
+    ):
         self.timeout = timeout
         self.chunk_size = chunk_size
         self.stats = stats if stats is not None else TransferStats()
@@ -107,7 +111,9 @@ def download_resumable(
             f"GET {url} answered HTTP {exc.code}; expected 200 or 206. Check the server and retry."
         ) from None
     except (urllib.error.URLError, OSError) as exc:
-        raise DownloadError(f"cannot reach {url} ({exc}); the installed model stays active. Retry later.") from None
+        raise DownloadError(
+            f"cannot reach {url} ({exc}); the installed model stays active. Retry later."
+        ) from None
     with resp:
         mode = "ab"
         if have and resp.status == 206:
@@ -125,7 +131,9 @@ def download_resumable(
                     try:
                         chunk = resp.read(min(chunk_size, length - have + 1))
                     except OSError as exc:
-                        raise DownloadError(f"GET {url} broke off after {have} bytes ({exc}); retry resumes.") from None
+                        raise DownloadError(
+                            f"GET {url} broke off after {have} bytes ({exc}); retry resumes."
+                        ) from None
                     if not chunk:
                         break
                     stats.add(url, len(chunk))

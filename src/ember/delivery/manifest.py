@@ -21,12 +21,16 @@ from ember.delivery.errors import NoCompatibleVariantError, RegistryError, Verif
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 
 
+def _suggest(value: str) -> str:
+    return re.sub(r"[^a-z0-9._-]", "-", value.lower()).strip(".-") or "model"
+
+
 def check_name(kind: str, value: str) -> str:
     """Model, channel and variant names become path parts: keep them to a safe alphabet."""
     if not _NAME.match(value or "") or ".." in value:
         raise RegistryError(
             f"{kind} name {value!r} is not allowed: expected 1-64 characters of a-z, 0-9, '.', '_', '-' "
-            f"starting with a letter or digit. Rename it, e.g. {re.sub(r'[^a-z0-9._-]', '-', value.lower())!r}."
+            f"starting with a letter or digit. Rename it, e.g. {_suggest(value)!r}."
         )
     return value
 

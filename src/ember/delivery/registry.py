@@ -164,7 +164,9 @@ class Registry:
             )
         for role in ALL_ROLES:
             if role != "root" and config.thresholds[role] != 1:
-                raise RegistryError(f"threshold of {role} must be 1 (one online key per role) in this version.")
+                raise RegistryError(
+                    f"threshold of {role} must be 1 (one online key per role) in this version."
+                )
         path.mkdir(parents=True, exist_ok=True)
         (path / "repo" / "metadata").mkdir(parents=True, exist_ok=True)
         (path / "repo" / "targets").mkdir(parents=True, exist_ok=True)
@@ -271,7 +273,9 @@ class Registry:
         dirs = [self.keys_dir] + ([self.offline_keys] if self.offline_keys else [])
         signers = keystore.load_signers(role, keyids, dirs)
         if len(signers) < threshold:
-            where = "the offline root-key directory (--offline-keys)" if role == "root" else str(self.keys_dir)
+            where = (
+                "the offline root-key directory (--offline-keys)" if role == "root" else str(self.keys_dir)
+            )
             raise SigningKeyError(
                 f"signing {role} metadata needs {threshold} of its keys {keyids}; found {len(signers)} in "
                 f"{where}. Pass the directory that holds them."

@@ -46,7 +46,9 @@ def validate(report: Any) -> dict[str, Any]:
             "detail": str(report.get("detail", ""))[:500],
         }
     except (KeyError, TypeError, ValueError) as exc:
-        raise ReportError(f"report is missing or has a bad field: {exc}; expected device, model, release, status.")
+        raise ReportError(
+            f"report is missing or has a bad field: {exc}; expected device, model, release, status."
+        ) from None
     if out["status"] not in STATUSES:
         raise ReportError(f"report status {out['status']!r} is not one of {STATUSES}.")
     return out

@@ -148,7 +148,13 @@ class DevServer(ThreadingHTTPServer):
         return {
             "model": model,
             "channels": [
-                {"channel": s.channel, "release": s.release, "percent": s.percent, "halted": s.halted, "base": s.base}
+                {
+                    "channel": s.channel,
+                    "release": s.release,
+                    "percent": s.percent,
+                    "halted": s.halted,
+                    "base": s.base,
+                }
                 for s in states
             ],
             **self.reports.summary(model),

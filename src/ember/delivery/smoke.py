@@ -42,7 +42,9 @@ class SmokeTest:
         try:
             inputs, expected = read_smoke_file(smoke_path)
         except Exception as exc:
-            raise SmokeTestError(f"smoke-test file {smoke_path} is unreadable ({exc}); re-publish it.") from None
+            raise SmokeTestError(
+                f"smoke-test file {smoke_path} is unreadable ({exc}); re-publish it."
+            ) from None
         try:
             module = self.loader(Path(model_path))
             outputs = module(*inputs)
@@ -58,7 +60,7 @@ class SmokeTest:
                 f"model {model_path} returned {len(outputs)} outputs, the signed smoke test expects "
                 f"{len(expected)}; it was not activated."
             )
-        for i, (got, want) in enumerate(zip(outputs, expected)):
+        for i, (got, want) in enumerate(zip(outputs, expected, strict=False)):
             got = np.asarray(got)
             if got.shape != want.shape:
                 raise SmokeTestError(
