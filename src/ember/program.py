@@ -62,16 +62,18 @@ class Program:
         """Write atomically (temp file, fsync, rename): a full disk or a crash never leaves half a model."""
         path = Path(path)
         data = self.to_bytes()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+        tmp = ""
         try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, path)
         except OSError as exc:
-            Path(tmp).unlink(missing_ok=True)
+            if tmp:
+                Path(tmp).unlink(missing_ok=True)
             raise EmberError(f"could not write {path}: {exc.strerror or exc}; free disk space or choose another "
                              "path (nothing was overwritten)") from exc
         return path
