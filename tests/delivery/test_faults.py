@@ -131,3 +131,20 @@ def test_device_id_is_stable_per_cache(env):
     assert a == env.client().device_id
     assert uuid.UUID(a)
     assert sha256  # imported for other tests
+
+
+def test_reports_wait_in_the_outbox_while_the_server_is_down(env):
+    from ember.delivery import serve
+
+    c = env.client()
+    c.update("m")
+    env.publish("1.1", "v2", seed=2)
+    env.client().update("m")
+    env.server.stop()
+    c.report_failure("m", "crashed in inference")  # offline: queued
+    assert (c.cache / "outbox.jsonl").read_text().count("rolled_back") == 1
+    assert_active(c, env, "v1", 1)
+    env.server = serve(env.reg)  # back (on another port)
+    assert env.client().update("m").status == "skipped-bad"
+    assert not (c.cache / "outbox.jsonl").exists()
+    assert env.server.reports.summary("m")["releases"][2]["rolled_back"] == 1

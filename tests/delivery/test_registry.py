@@ -168,3 +168,38 @@ def test_cli_round_trip(tmp_path, capsys, monkeypatch):
     assert run("registry", "rotate-key", reg, "timestamp", "--offline-keys", tmp_path / "off") == 0
     with pytest.raises(RegistryError, match="unknown keys \\['colour'\\]"):
         run("registry", "publish", reg, "m", "--version", "2", "--variant", spec + ",colour=red")
+
+
+def test_targets_threshold_two_of_two(tmp_path):
+    from conftest import X86, load_npz_model, make_model
+
+    from ember.delivery import DeviceClient, SmokeTest, VariantSpec, serve
+
+    cfg = RegistryConfig()
+    cfg.thresholds["targets"] = 2
+    reg = Registry.init(tmp_path / "reg", tmp_path / "off", config=cfg)
+    assert len(reg.metadata("root").signed.roles["targets"].keyids) == 2
+    m, s = make_model(tmp_path, "v1", 1)
+    reg.publish("m", "1.0", [VariantSpec("generic", m, s)], percent=100)
+    assert len(reg.metadata("targets").signatures) == 2
+    root = reg.root_bytes()
+    srv = serve(reg)
+    try:
+        dev = DeviceClient(tmp_path / "dev", srv.url, root, profile=X86, smoke_test=SmokeTest(load_npz_model))
+        assert dev.update("m").release == 1
+        # one publisher's key is gone: publishing stops with a clear error ...
+        key = next((tmp_path / "reg" / "keys").glob("targets.*.pem"))
+        hidden = key.rename(tmp_path / key.name)
+        with pytest.raises(SigningKeyError, match="needs 2 of its keys"):
+            Registry(reg.path).publish("m", "1.1", [VariantSpec("generic", m, s)], percent=100)
+        hidden.rename(key)
+        # ... and targets metadata carrying only one of the two signatures is refused by devices
+        md = reg.metadata_dir
+        v = max(int(p.name.split(".")[0]) for p in md.glob("*.targets.json"))
+        t = Metadata.from_bytes((md / f"{v}.targets.json").read_bytes())
+        t.signatures.popitem()
+        (md / f"{v}.targets.json").write_bytes(t.to_bytes())
+        with pytest.raises(VerificationError, match="not signed by the keys this device trusts"):
+            DeviceClient(tmp_path / "dev2", srv.url, root, profile=X86).update("m")
+    finally:
+        srv.stop()

@@ -24,6 +24,13 @@ def register(sub) -> None:
     )
     p.add_argument("--root-keys", type=int, default=1, help="number of root keys (default 1)")
     p.add_argument("--root-threshold", type=int, default=1, help="root signatures needed (default 1)")
+    p.add_argument(
+        "--threshold",
+        action="append",
+        default=[],
+        metavar="ROLE=N",
+        help="signatures needed for targets/snapshot/timestamp/rollout (that many keys are made); repeatable",
+    )
     for role, days in (("root", 365), ("targets", 90), ("rollout", 7), ("snapshot", 7), ("timestamp", 1)):
         p.add_argument(f"--{role}-expiry-days", type=float, default=float(days))
     p.add_argument("--halt-failure-rate", type=float, default=0.2, help="auto-halt above this failure rate")
@@ -132,6 +139,14 @@ def _init(args) -> int:
     for role in cfg.expiry_days:
         cfg.expiry_days[role] = getattr(args, f"{role}_expiry_days")
     cfg.thresholds["root"] = args.root_threshold
+    for item in args.threshold:
+        role, _, n = item.partition("=")
+        if role not in cfg.thresholds or role == "root" or not n.isdigit():
+            raise RegistryError(
+                f"--threshold {item!r}: expected ROLE=N with ROLE one of targets, snapshot, timestamp, "
+                "rollout (use --root-threshold for root)."
+            )
+        cfg.thresholds[role] = int(n)
     cfg.auto_halt_failure_rate = args.halt_failure_rate
     cfg.auto_halt_min_reports = args.halt_min_reports
     reg = Registry.init(args.dir, args.offline_keys, root_keys=args.root_keys, config=cfg)

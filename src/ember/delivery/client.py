@@ -21,6 +21,7 @@ import json
 import os
 import shutil
 import threading
+import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
@@ -38,7 +39,7 @@ from ember.delivery.errors import (
     UpdateInProgressError,
     VerificationError,
 )
-from ember.delivery.fsutil import atomic_write_json, file_lock, fsync_dir, read_json
+from ember.delivery.fsutil import atomic_write, atomic_write_json, file_lock, fsync_dir, read_json
 from ember.delivery.manifest import (
     ReleaseInfo,
     RolloutState,
@@ -270,6 +271,8 @@ class DeviceClient:
             updater.refresh()
         except Exception as exc:
             raise _translate_tuf_error(exc, self.server) from None
+        if self.report_enabled:
+            self._flush_outbox()  # the server is reachable again: send what waited
         where = rollout_path(model, self.channel)
         info = self._targetinfo(updater, where)
         if info is None:
@@ -421,8 +424,6 @@ class DeviceClient:
         try:
             return path.read_text().strip()
         except FileNotFoundError:
-            from ember.delivery.fsutil import atomic_write
-
             value = uuid.uuid4().hex
             atomic_write(path, value.encode())
             return value
@@ -503,25 +504,56 @@ class DeviceClient:
                         p.unlink()
 
     def _report(self, model: str, release: int, status: str, detail: str = "") -> None:
-        """Best effort: tell the server how this release did here. Never raises."""
+        """Tell the server how this release did here. Never raises: when the server cannot be reached
+        the report waits in outbox.jsonl and goes out with the next successful update check."""
         if not self.report_enabled:
             return
-        body = json.dumps(
-            {
-                "device": self.device_id,
-                "model": model,
-                "channel": self.channel,
-                "release": release,
-                "status": status,
-                "detail": detail[:500],
-                "profile": self.profile.to_dict(),
-            }
-        ).encode()
+        report = {
+            "device": self.device_id,
+            "model": model,
+            "channel": self.channel,
+            "release": release,
+            "status": status,
+            "detail": detail[:500],
+            "profile": self.profile.to_dict(),
+        }
+        if not self._send_report(report):
+            with contextlib.suppress(OSError), open(self.cache / "outbox.jsonl", "a") as f:
+                f.write(json.dumps(report, sort_keys=True) + "\n")
+
+    def _send_report(self, report: dict) -> bool:
         req = urllib.request.Request(
-            f"{self.server}/v1/report", data=body, headers={"Content-Type": "application/json"}, method="POST"
+            f"{self.server}/v1/report",
+            data=json.dumps(report).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
         )
         opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-        with contextlib.suppress(OSError):
-            self.stats.add(req.full_url, request=True)
+        self.stats.add(req.full_url, request=True)
+        try:
             with opener.open(req, timeout=self.timeout) as resp:
                 resp.read()
+            return True
+        except urllib.error.HTTPError:
+            return True  # the server refused it: resending would not help
+        except OSError:
+            return False
+
+    def _flush_outbox(self) -> None:
+        path = self.cache / "outbox.jsonl"
+        try:
+            lines = path.read_text().splitlines()
+        except FileNotFoundError:
+            return
+        left = []
+        for line in lines[-1000:]:  # keep the outbox bounded
+            try:
+                report = json.loads(line)
+            except ValueError:
+                continue  # torn last line after a crash
+            if left or not self._send_report(report):
+                left.append(line)
+        if left:
+            atomic_write(path, ("\n".join(left) + "\n").encode())
+        else:
+            path.unlink(missing_ok=True)

@@ -163,17 +163,21 @@ class Registry:
                 f"got --root-keys {root_keys}; raise --root-keys or lower the threshold."
             )
         for role in ALL_ROLES:
-            if role != "root" and config.thresholds[role] != 1:
-                raise RegistryError(
-                    f"threshold of {role} must be 1 (one online key per role) in this version."
-                )
+            if config.thresholds[role] < 1:
+                raise RegistryError(f"threshold of {role} must be at least 1, got {config.thresholds[role]}.")
         path.mkdir(parents=True, exist_ok=True)
         (path / "repo" / "metadata").mkdir(parents=True, exist_ok=True)
         (path / "repo" / "targets").mkdir(parents=True, exist_ok=True)
         atomic_write_json(path / "registry.json", config.to_dict())
 
         root_signers = [keystore.generate("root", offline_keys) for _ in range(root_keys)]
-        signers = {role: keystore.generate(role, path / "keys") for role in ALL_ROLES if role != "root"}
+        # every other role gets as many keys as its threshold (in a real deployment a targets threshold
+        # of 2 means two publishers, each holding one of these files)
+        signers = {
+            role: [keystore.generate(role, path / "keys") for _ in range(config.thresholds[role])]
+            for role in ALL_ROLES
+            if role != "root"
+        }
 
         now = _now()
         root = Root(consistent_snapshot=True, expires=now + timedelta(days=config.expiry_days["root"]))
@@ -181,14 +185,20 @@ class Registry:
             root.add_key(s.public_key, "root")
         root.roles["root"].threshold = config.thresholds["root"]
         for role in ("targets", "snapshot", "timestamp"):
-            root.add_key(signers[role].public_key, role)
-        rollout_key: Key = signers[ROLLOUT_ROLE].public_key
+            for s in signers[role]:
+                root.add_key(s.public_key, role)
+            root.roles[role].threshold = config.thresholds[role]
+        rollout_keys: list[Key] = [s.public_key for s in signers[ROLLOUT_ROLE]]
         targets = Targets(expires=now + timedelta(days=config.expiry_days["targets"]))
         targets.delegations = Delegations(
-            keys={rollout_key.keyid: rollout_key},
+            keys={k.keyid: k for k in rollout_keys},
             roles={
                 ROLLOUT_ROLE: DelegatedRole(
-                    ROLLOUT_ROLE, [rollout_key.keyid], 1, terminating=True, paths=["rollout/*/*"]
+                    ROLLOUT_ROLE,
+                    [k.keyid for k in rollout_keys],
+                    config.thresholds[ROLLOUT_ROLE],
+                    terminating=True,
+                    paths=["rollout/*/*"],
                 )
             },
         )
@@ -200,20 +210,18 @@ class Registry:
         for s in root_signers:
             md_root.sign(s, append=True)
         reg._write_metadata("root", md_root)
-        md_targets = Metadata(targets)
-        md_targets.sign(signers["targets"])
-        reg._write_metadata("targets", md_targets)
-        md_rollout = Metadata(rollout)
-        md_rollout.sign(signers[ROLLOUT_ROLE])
-        reg._write_metadata(ROLLOUT_ROLE, md_rollout)
         snapshot.meta = {"targets.json": MetaFile(1), f"{ROLLOUT_ROLE}.json": MetaFile(1)}
-        md_snapshot = Metadata(snapshot)
-        md_snapshot.sign(signers["snapshot"])
-        reg._write_metadata("snapshot", md_snapshot)
         timestamp.snapshot_meta = MetaFile(1)
-        md_ts = Metadata(timestamp)
-        md_ts.sign(signers["timestamp"])
-        reg._write_metadata("timestamp", md_ts)
+        for role, signed in (
+            ("targets", targets),
+            (ROLLOUT_ROLE, rollout),
+            ("snapshot", snapshot),
+            ("timestamp", timestamp),
+        ):
+            md = Metadata(signed)
+            for s in signers[role]:
+                md.sign(s, append=True)
+            reg._write_metadata(role, md)
         return reg
 
     # ---------------------------------------------------------------- metadata io
@@ -512,21 +520,20 @@ class Registry:
             return changed + (["snapshot"] if snapshot else []) + ["timestamp"]
 
     def rotate_key(self, role: str) -> str:
-        """Replace the key of `role` by a new one. Root and top-level role rotations write a new root
-        signed by the old and new root keys (needs the offline keys); rollout rotation re-signs
+        """Replace one key of `role` (the first listed) by a new one. For root and the top-level roles
+        this writes a new root version signed by the old and the new root keys (needs the offline
+        keys), which devices follow from the root they were built with; for rollout it re-signs
         targets. Returns the new key id."""
         if role not in ALL_ROLES:
             raise RegistryError(f"unknown role {role!r}; expected one of {ALL_ROLES}.")
         with self._transaction():
             if role == ROLLOUT_ROLE:
                 targets = self._md["targets"].signed
-                old_ids = list(targets.delegations.roles[ROLLOUT_ROLE].keyids)
+                old = targets.delegations.roles[ROLLOUT_ROLE].keyids[0]
                 signer = keystore.generate(ROLLOUT_ROLE, self.keys_dir)
-                for keyid in old_ids:
-                    targets.revoke_key(keyid, ROLLOUT_ROLE)
+                targets.revoke_key(old, ROLLOUT_ROLE)
                 targets.add_key(signer.public_key, ROLLOUT_ROLE)
-                for keyid in old_ids:
-                    keystore.retire(ROLLOUT_ROLE, keyid, self.keys_dir)
+                keystore.retire(ROLLOUT_ROLE, old, self.keys_dir)
                 self._commit(["targets", ROLLOUT_ROLE])  # rollout re-signed with the new key
                 return signer.public_key.keyid
             if self.offline_keys is None:
@@ -536,32 +543,26 @@ class Registry:
                 )
             md_root = self._md["root"]
             root = md_root.signed
-            old_ids = list(root.roles[role].keyids)
+            old = root.roles[role].keyids[0]
             old_root_signers = self._signers("root")
             key_dir = self.offline_keys if role == "root" else self.keys_dir
             signer = keystore.generate(role, key_dir)
+            root.revoke_key(old, role)
             root.add_key(signer.public_key, role)
-            for keyid in old_ids:
-                if role == "root" and len(old_ids) > 1 and keyid != old_ids[0]:
-                    continue  # rotate one root key at a time; others stay
-                root.revoke_key(keyid, role)
             root.version += 1
             root.expires = _now() + timedelta(days=self.config.expiry_days["root"])
             md_root.signatures.clear()
-            new_root_signers = self._signers("root")
-            seen = set()
-            for s in old_root_signers + new_root_signers:  # old keys vouch for the new root
-                if s.public_key.keyid not in seen:
-                    seen.add(s.public_key.keyid)
+            signed_by = set()
+            for s in old_root_signers + self._signers("root"):  # old keys vouch for the new root
+                if s.public_key.keyid not in signed_by:
+                    signed_by.add(s.public_key.keyid)
                     md_root.sign(s, append=True)
             self._write_metadata("root", md_root)
-            for keyid in old_ids:
-                if keyid not in root.roles[role].keyids:
-                    keystore.retire(role, keyid, key_dir)
+            keystore.retire(role, old, key_dir)
             if role == "targets":
                 self._commit(["targets"])
             elif role in ("snapshot", "timestamp"):
-                self._commit([])
+                self._commit([])  # re-sign with the new key so devices see it at once
             return signer.public_key.keyid
 
     # ---------------------------------------------------------------- reading
