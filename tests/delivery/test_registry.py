@@ -203,3 +203,12 @@ def test_targets_threshold_two_of_two(tmp_path):
             DeviceClient(tmp_path / "dev2", srv.url, root, profile=X86).update("m")
     finally:
         srv.stop()
+
+
+def test_refresh_resigns_what_is_half_expired(tmp_path):
+    cfg = RegistryConfig()
+    cfg.expiry_days.update({"targets": 2.0, "rollout": 2.0, "snapshot": 2.0, "timestamp": 1.0})
+    reg = Registry.init(tmp_path / "reg", tmp_path / "off", config=cfg)
+    assert reg.refresh() == ["timestamp"]  # all fresh: only the timestamp
+    reg.config.expiry_days.update({"targets": 10.0, "rollout": 10.0, "snapshot": 10.0})  # now > half gone
+    assert reg.refresh() == ["rollout", "targets", "snapshot", "timestamp"]

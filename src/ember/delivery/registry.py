@@ -498,9 +498,9 @@ class Registry:
 
     def refresh(self, *, margin: timedelta | None = None) -> list[str]:
         """Re-sign online metadata: the timestamp always, snapshot and rollout once half their life
-        is gone. With `margin`, do nothing unless one of them expires within it (the dev server
-        calls this periodically; in production run `ember registry refresh` from cron).
-        Returns the roles signed."""
+        is gone (targets too, if its key is here). With `margin`, do nothing unless one of them
+        expires within it (the dev server calls this periodically; in production run
+        `ember registry refresh` from cron). Returns the roles signed."""
         with self._transaction():
             now = _now()
 
@@ -515,6 +515,12 @@ class Registry:
             ):
                 return []
             changed = [ROLLOUT_ROLE] if expiring(ROLLOUT_ROLE, half(ROLLOUT_ROLE)) else []
+            if expiring("targets", half("targets")):
+                try:  # only where the publisher's targets key is at hand (not on a bare server)
+                    self._signers("targets")
+                    changed.append("targets")
+                except SigningKeyError:
+                    pass
             snapshot = bool(changed) or expiring("snapshot", half("snapshot"))
             self._commit(changed, snapshot=snapshot)
             return changed + (["snapshot"] if snapshot else []) + ["timestamp"]
