@@ -148,3 +148,53 @@ def test_reports_wait_in_the_outbox_while_the_server_is_down(env):
     assert env.client().update("m").status == "skipped-bad"
     assert not (c.cache / "outbox.jsonl").exists()
     assert env.server.reports.summary("m")["releases"][2]["rolled_back"] == 1
+
+
+def test_verify_survives_a_crashing_active_model(env):
+    """The active model starts crashing the process when loaded (say, after an OS update): verify()
+    at app start notices the previous crash and rolls back after MAX_SMOKE_CRASHES."""
+    from ember.delivery.client import MAX_SMOKE_CRASHES
+
+    c = env.client()
+    c.update("m")
+    env.publish("1.1", "v2", seed=2)
+    c.update("m")
+
+    class Crash(BaseException):
+        pass
+
+    def crashing(model_path, *a):
+        if "r2-" in model_path.name:
+            raise Crash
+        return None
+
+    for _ in range(MAX_SMOKE_CRASHES):
+        with pytest.raises(Crash):
+            env.client(smoke_test=crashing).verify("m")
+    assert env.client(smoke_test=crashing).verify("m").name.startswith("r1-")
+    assert_active(c, env, "v1", 1)
+    assert env.server.reports.summary("m")["releases"][2]["rolled_back"] == 1
+
+
+def test_background_updates(env):
+    import time
+
+    c = env.client(network_metered=lambda: False)
+    c.start_background(["m"], interval_s=0.05, require_unmetered=True)
+    try:
+        deadline = time.monotonic() + 10
+        while c.installed("m") is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        env.publish("1.1", "v2", seed=2)
+        while (c.installed("m") or {}).get("release") != 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        c.stop_background()
+    assert_active(c, env, "v2", 2)
+
+
+def test_stale_partials_of_superseded_releases_are_removed(env):
+    c = env.client()
+    (c.cache / "partial" / ("0" * 64 + ".part")).write_bytes(b"x" * 1000)
+    c.update("m")
+    assert not list((c.cache / "partial").iterdir())

@@ -3,6 +3,7 @@ membership as the percentage grows, and an automatic halt when injected failures
 
 from __future__ import annotations
 
+import pytest
 from conftest import make_env
 from fleet import Fleet
 
@@ -11,6 +12,7 @@ from ember.delivery.manifest import rollout_bucket
 N = 1000
 
 
+@pytest.mark.slow
 def test_fleet_rollout_and_auto_halt(tmp_path):
     env = make_env(tmp_path)
     try:

@@ -67,6 +67,7 @@ def _phase(cache: Path) -> str:
     return "before-download"
 
 
+@pytest.mark.slow
 def test_sigkill_during_download_and_activation(tmp_path):
     env = make_env(tmp_path, throttle_bps=1_500_000)  # ~0.3 s to download release 2
     try:

@@ -16,6 +16,7 @@ from ember.delivery.errors import RegistryError
 def register(sub) -> None:
     reg = sub.add_parser("registry", help="publish models to a signed (TUF) repository and roll them out")
     rs = reg.add_subparsers(dest="registry_command", metavar="ACTION")
+    reg.set_defaults(func=lambda _args: _usage(reg))
 
     p = rs.add_parser("init", help="create a repository with fresh keys")
     p.add_argument("dir", type=Path)
@@ -96,6 +97,7 @@ def register(sub) -> None:
 
     dev = sub.add_parser("device", help="install and update models on this device")
     ds = dev.add_subparsers(dest="device_command", metavar="ACTION")
+    dev.set_defaults(func=lambda _args: _usage(dev))
     p = ds.add_parser("update", help="check the repository and install a newer release if due")
     _device_args(p)
     p.add_argument("--unmetered-only", action="store_true", help="do nothing unless the network is unmetered")
@@ -105,6 +107,11 @@ def register(sub) -> None:
     p.set_defaults(func=_device_status)
     p = ds.add_parser("info", help="what this device offers models (ISA features, RAM, versions)")
     p.set_defaults(func=_device_info)
+
+
+def _usage(parser: argparse.ArgumentParser) -> int:
+    parser.print_help()
+    return 2
 
 
 def _model_args(p: argparse.ArgumentParser) -> None:

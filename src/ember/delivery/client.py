@@ -186,19 +186,36 @@ class DeviceClient:
             return self._update_locked(model)
 
     def verify(self, model: str) -> Path:
-        """Smoke-test the active model now; if it fails to load or run, roll back to the last known
-        good version (and report it). Returns the path then active."""
+        """Smoke-test the active model now (e.g. at app start); if it fails to load or run, roll back
+        to the last known good version and report it. A smoke test that kills the process is noticed
+        on the next call (a marker survives the crash) and, after MAX_SMOKE_CRASHES, rolled back
+        without running it again. Returns the path then active."""
         with self._lock():
             state = self._state(model)
             entry = state.get("active")
             if not entry:
                 return self.path(model)
+            marker = state.get("verifying") or {}
+            attempts = marker.get("attempts", 0) if marker.get("release") == entry["release"] else 0
+            if attempts >= MAX_SMOKE_CRASHES:
+                state["verifying"] = None
+                self._write_state(model, state)
+                self._fall_back(
+                    model, reason="smoke test of the active model crashed the process", mark_bad=True
+                )
+                return self.path(model)
+            state["verifying"] = {"release": entry["release"], "attempts": attempts + 1}
+            self._write_state(model, state)
             try:
                 self._smoke(model, entry)
-                return self._model_file(model, entry)
             except SmokeTestError as exc:
+                state["verifying"] = None
+                self._write_state(model, state)
                 self._fall_back(model, reason=str(exc), mark_bad=True)
                 return self.path(model)
+            state["verifying"] = None
+            self._write_state(model, state)
+            return self._model_file(model, entry)
 
     def report_failure(self, model: str, detail: str) -> Path:
         """The app saw the active model fail in use: mark its release bad, roll back, report."""
@@ -323,6 +340,10 @@ class DeviceClient:
             if tinfo is None:
                 raise VerificationError(f"{tpath} is named by the signed manifest but not in signed targets.")
             files[kind] = tinfo
+        wanted = {f"{t.hashes['sha256']}.part" for t in files.values()}
+        for stale in (self.cache / "partial").iterdir():  # partial downloads of superseded releases
+            if stale.name not in wanted:
+                stale.unlink(missing_ok=True)
         self._check_budget(
             sum(t.length for t in files.values()), [t.hashes["sha256"] for t in files.values()]
         )
