@@ -66,6 +66,7 @@ class Program:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+            os.fchmod(fd, path.stat().st_mode & 0o777 if path.exists() else 0o644)
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
                 f.flush()
@@ -74,8 +75,10 @@ class Program:
         except OSError as exc:
             if tmp:
                 Path(tmp).unlink(missing_ok=True)
-            raise EmberError(f"could not write {path}: {exc.strerror or exc}; free disk space or choose another "
-                             "path (nothing was overwritten)") from exc
+            raise EmberError(
+                f"could not write {path}: {exc.strerror or exc}; free disk space or choose another "
+                "path (nothing was overwritten)"
+            ) from exc
         return path
 
     def load(self, threads: int | None = None) -> Any:

@@ -21,14 +21,22 @@ except ImportError as _exc:  # pragma: no cover - exercised only on a broken ins
 else:
     _IMPORT_ERROR = None
 
-_STATUS = {1: ShapeError, 2: FormatError, 3: FormatError, 4: UnsupportedOpError, 5: EmberError, 6: EmberError,
-           7: RuntimeFailure}
+_STATUS = {
+    1: ShapeError,
+    2: FormatError,
+    3: FormatError,
+    4: UnsupportedOpError,
+    5: EmberError,
+    6: EmberError,
+    7: RuntimeFailure,
+}
 
 
 def _require_rt() -> Any:
     if _rt is None:
-        raise EmberError(f"the Ember C runtime extension is not built ({_IMPORT_ERROR}); reinstall with "
-                         "`pip install -e .`")
+        raise EmberError(
+            f"the Ember C runtime extension is not built ({_IMPORT_ERROR}); reinstall with `pip install -e .`"
+        )
     return _rt
 
 
@@ -87,9 +95,13 @@ class Module:
 
     @property
     def memory(self) -> dict[str, int]:
-        return {"arena_bytes": int(self._p.arena_bytes), "scratch_bytes": int(self._p.scratch_bytes),
-                "weight_bytes": int(self._p.weight_bytes), "packed_weight_bytes": 0,
-                "arena_lower_bound_bytes": int(self._p.lower_bound_bytes)}
+        return {
+            "arena_bytes": int(self._p.arena_bytes),
+            "scratch_bytes": int(self._p.scratch_bytes),
+            "weight_bytes": int(self._p.weight_bytes),
+            "packed_weight_bytes": 0,
+            "arena_lower_bound_bytes": int(self._p.lower_bound_bytes),
+        }
 
     def _session(self) -> Any:
         s = getattr(self._local, "session", None)
@@ -107,10 +119,14 @@ class Module:
         for spec, x in zip(self.inputs, inputs):
             a = _to_numpy(x)
             if a.shape != spec.shape:
-                raise ShapeError(f"input '{spec.name}' must have shape {list(spec.shape)}, got {list(a.shape)} "
-                                 "(this model was exported with static shapes; re-export for other shapes)")
+                raise ShapeError(
+                    f"input '{spec.name}' must have shape {list(spec.shape)}, got {list(a.shape)} "
+                    "(this model was exported with static shapes; re-export for other shapes)"
+                )
             if a.dtype != spec.dtype:
-                if a.dtype.kind == spec.dtype.kind == "f" or (a.dtype.kind in "iu" and spec.dtype.kind == "i"):
+                if a.dtype.kind == spec.dtype.kind == "f" or (
+                    a.dtype.kind in "iu" and spec.dtype.kind == "i"
+                ):
                     a = a.astype(spec.dtype)
                 else:
                     raise ShapeError(f"input '{spec.name}' must be {spec.dtype}, got {a.dtype}")

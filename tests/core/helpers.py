@@ -14,8 +14,13 @@ from ember.passes.pipeline import compile_graph
 from ember.program import Program
 
 
-def one_op_program(op: str, inputs: list[np.ndarray], attrs: dict[str, Any] | None = None,
-                   const_inputs: tuple[int, ...] = (), optimize: bool = False) -> Program:
+def one_op_program(
+    op: str,
+    inputs: list[np.ndarray],
+    attrs: dict[str, Any] | None = None,
+    const_inputs: tuple[int, ...] = (),
+    optimize: bool = False,
+) -> Program:
     g = Graph()
     vals = []
     for i, x in enumerate(inputs):
@@ -27,8 +32,9 @@ def one_op_program(op: str, inputs: list[np.ndarray], attrs: dict[str, Any] | No
     return compile_graph(g, optimize=optimize)
 
 
-def run_one_op(op: str, inputs: list[np.ndarray], attrs: dict[str, Any] | None = None,
-               const_inputs: tuple[int, ...] = ()) -> tuple[np.ndarray, np.ndarray]:
+def run_one_op(
+    op: str, inputs: list[np.ndarray], attrs: dict[str, Any] | None = None, const_inputs: tuple[int, ...] = ()
+) -> tuple[np.ndarray, np.ndarray]:
     """(C runtime result, numpy reference result) of a one-node graph."""
     prog = one_op_program(op, inputs, attrs, const_inputs)
     runtime_inputs = [x for i, x in enumerate(inputs) if i not in const_inputs]
@@ -41,11 +47,11 @@ def fix_crc(data: bytes | bytearray) -> bytes:
     """Recompute both checksums, so a deliberate corruption reaches the structural validators."""
     b = bytearray(data)
     const_off = int.from_bytes(b[40:48], "little")
-    b[L.META_CRC_AT:L.META_CRC_AT + 8] = b"\0" * 8
+    b[L.META_CRC_AT : L.META_CRC_AT + 8] = b"\0" * 8
     meta = zlib.crc32(bytes(b[:const_off])) if const_off <= len(b) else 0
     const = zlib.crc32(bytes(b[const_off:])) if const_off <= len(b) else 0
-    b[L.META_CRC_AT:L.META_CRC_AT + 4] = meta.to_bytes(4, "little")
-    b[L.CONST_CRC_AT:L.CONST_CRC_AT + 4] = const.to_bytes(4, "little")
+    b[L.META_CRC_AT : L.META_CRC_AT + 4] = meta.to_bytes(4, "little")
+    b[L.CONST_CRC_AT : L.CONST_CRC_AT + 4] = const.to_bytes(4, "little")
     return bytes(b)
 
 

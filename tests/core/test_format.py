@@ -114,8 +114,11 @@ def _patch_tensor(data: bytes, index: int, **fields: int) -> bytes:
     off, _ = section(data, L.SECTION_TENSORS)
     at = off + index * L.TENSOR.size
     rec = list(L.TENSOR.unpack_from(data, at))
-    names = ["name", "dtype", "rank", "storage", "reserved"] + [f"d{i}" for i in range(8)] + ["offset", "nbytes",
-                                                                                            "reserved2"]
+    names = (
+        ["name", "dtype", "rank", "storage", "reserved"]
+        + [f"d{i}" for i in range(8)]
+        + ["offset", "nbytes", "reserved2"]
+    )
     for k, v in fields.items():
         rec[names.index(k)] = v
     b = bytearray(data)
@@ -156,8 +159,12 @@ def _patch_node(data: bytes, index: int, **fields: int) -> bytes:
 def test_node_corruptions(small: bytes) -> None:
     with pytest.raises(ember.UnsupportedOpError):
         load_bytes(_patch_node(small, 0, op=999))
-    for fields, match in [({"nin": 1 << 31}, "out of bounds"), ({"na": 1}, "attribute slots"),
-                          ({"flags": 8}, "unknown flags"), ({"in0": 1 << 31}, "out of bounds")]:
+    for fields, match in [
+        ({"nin": 1 << 31}, "out of bounds"),
+        ({"na": 1}, "attribute slots"),
+        ({"flags": 8}, "unknown flags"),
+        ({"in0": 1 << 31}, "out of bounds"),
+    ]:
         with pytest.raises(FormatError, match=match):
             load_bytes(_patch_node(small, 0, **fields))
 
@@ -234,8 +241,13 @@ def test_full_disk_keeps_the_old_file(tmp_path) -> None:  # type: ignore[no-unty
         except ember.EmberError as e:
             print("ERR", e)
     """)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                         cwd=str(__import__("pathlib").Path(__file__).parents[2]))
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=str(__import__("pathlib").Path(__file__).parents[2]),
+    )
     assert "ERR could not write" in out.stdout, out.stderr
     assert target.read_bytes() == b"old model"
     assert [p.name for p in tmp_path.iterdir()] == ["model.ember"]

@@ -89,7 +89,9 @@ def test_pt2_file_and_cli_round_trip(tmp_path) -> None:  # type: ignore[no-untyp
     out = tmp_path / "m.ember"
     assert main(["export", str(pt2), "-o", str(out)]) == 0
     np.savez(tmp_path / "in.npz", inputs[0].numpy())
-    assert main(["run", str(out), "--input", str(tmp_path / "in.npz"), "--output", str(tmp_path / "o.npz")]) == 0
+    assert (
+        main(["run", str(out), "--input", str(tmp_path / "in.npz"), "--output", str(tmp_path / "o.npz")]) == 0
+    )
     got = np.load(tmp_path / "o.npz")
     with torch.no_grad():
         want = model(*inputs).numpy()

@@ -82,8 +82,9 @@ def test_batch_norm_folding_is_exact(producer: str) -> None:
         c = 4
         inp = f32(5, 7)
     var = rng.uniform(0.5, 2.0, c).astype(np.float32)
-    (z,) = g.add_node("batch_norm", [y, g.const(f32(c)), g.const(var), g.const(f32(c)), g.const(f32(c))],
-                      {"eps": 1e-5})
+    (z,) = g.add_node(
+        "batch_norm", [y, g.const(f32(c)), g.const(var), g.const(f32(c)), g.const(f32(c))], {"eps": 1e-5}
+    )
     g.outputs = [z]
     before = evaluate(copy.deepcopy(g), inp)[0]
     fold_batch_norm(g)
@@ -103,9 +104,16 @@ def test_batch_norm_not_folded_when_conv_output_is_shared() -> None:
     assert [n.op for n in g.nodes] == ["conv2d", "batch_norm", "add"]
 
 
-@pytest.mark.parametrize("act_op,attrs,code", [("relu", {}, Act.RELU), ("clamp", {"min": 0.0, "max": 6.0}, Act.CLAMP),
-                                               ("silu", {}, Act.SILU), ("gelu", {"approximate": 1}, Act.GELU_TANH),
-                                               ("hardswish", {}, Act.HARDSWISH)])
+@pytest.mark.parametrize(
+    "act_op,attrs,code",
+    [
+        ("relu", {}, Act.RELU),
+        ("clamp", {"min": 0.0, "max": 6.0}, Act.CLAMP),
+        ("silu", {}, Act.SILU),
+        ("gelu", {"approximate": 1}, Act.GELU_TANH),
+        ("hardswish", {}, Act.HARDSWISH),
+    ],
+)
 def test_activation_fusion(act_op: str, attrs: dict, code: int) -> None:
     g = Graph()
     x = g.add_input("x", DType.F32, (3, 8))
@@ -188,7 +196,7 @@ def test_memory_plan_never_overlaps_live_buffers() -> None:
         items = list(bufs.values())
         for i, b1 in enumerate(items):
             o1 = plan.offsets[b1.root.uid]
-            for b2 in items[i + 1:]:
+            for b2 in items[i + 1 :]:
                 o2 = plan.offsets[b2.root.uid]
                 if b1.last < b2.first or b2.last < b1.first:
                     continue

@@ -120,8 +120,8 @@ def test_load_without_torch(tmp_path: Path) -> None:
         import ember
         assert "torch" not in sys.modules
         m = ember.load({str(path)!r})
-        (y,) = m(np.load({str(tmp_path / 'x.npy')!r}))
-        np.save({str(tmp_path / 'y.npy')!r}, y)
+        (y,) = m(np.load({str(tmp_path / "x.npy")!r}))
+        np.save({str(tmp_path / "y.npy")!r}, y)
         assert "torch" not in sys.modules
         print("ok")
     """)

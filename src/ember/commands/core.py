@@ -18,7 +18,9 @@ from ember.errors import EmberError
 
 def register(sub: Any) -> None:
     p = sub.add_parser("export", help="export a PyTorch model to an .ember file")
-    p.add_argument("target", help="a .pt2 file (torch.export.save) or module:function returning (model, inputs)")
+    p.add_argument(
+        "target", help="a .pt2 file (torch.export.save) or module:function returning (model, inputs)"
+    )
     p.add_argument("-o", "--output", required=True, help="path of the .ember file to write")
     p.add_argument("--no-optimize", action="store_true", help="skip the optimization passes")
     p.set_defaults(func=cmd_export)
@@ -37,7 +39,9 @@ def register(sub: Any) -> None:
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_inspect)
 
-    p = sub.add_parser("demo", help="the built-in example: export a bundled model, run it, compare with PyTorch")
+    p = sub.add_parser(
+        "demo", help="the built-in example: export a bundled model, run it, compare with PyTorch"
+    )
     p.add_argument("--model", default="mobilenet_v2", help="a factory in ember.examples.models")
     p.add_argument("--out", default="out", help="folder for the .ember file")
     p.set_defaults(func=cmd_demo)
@@ -74,8 +78,10 @@ def cmd_export(args: argparse.Namespace) -> int:
     prog = ember.export(model, inputs, optimize=not args.no_optimize)
     path = prog.save(args.output)
     s = prog.summary()
-    print(f"exported {args.target} -> {path} in {time.perf_counter() - t0:.1f}s: {s['nodes']} nodes, "
-          f"{s['params']:,} parameters, {path.stat().st_size:,} bytes")
+    print(
+        f"exported {args.target} -> {path} in {time.perf_counter() - t0:.1f}s: {s['nodes']} nodes, "
+        f"{s['params']:,} parameters, {path.stat().st_size:,} bytes"
+    )
     return 0
 
 
@@ -86,7 +92,9 @@ def _inputs_for(mod: Any, npz: str | None, seed: int) -> list[np.ndarray]:
         for i, spec in enumerate(mod.inputs):
             key = spec.name if spec.name in data else f"arr_{i}"
             if key not in data:
-                raise EmberError(f"{npz} has no array '{spec.name}' or 'arr_{i}' (it has {list(data.keys())})")
+                raise EmberError(
+                    f"{npz} has no array '{spec.name}' or 'arr_{i}' (it has {list(data.keys())})"
+                )
             out.append(data[key])
         return out
     rng = np.random.default_rng(seed)
@@ -111,8 +119,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     ms = (time.perf_counter() - t0) * 1e3
     for spec, y in zip(mod.outputs, outs):
         flat = y.reshape(-1)
-        print(f"{spec.name}: {y.dtype}{list(y.shape)} first={np.array2string(flat[:5], precision=5)} "
-              f"mean={float(flat.astype(np.float64).mean()):.5g}")
+        print(
+            f"{spec.name}: {y.dtype}{list(y.shape)} first={np.array2string(flat[:5], precision=5)} "
+            f"mean={float(flat.astype(np.float64).mean()):.5g}"
+        )
     print(f"ran in {ms:.2f} ms (first run)")
     if args.output:
         np.savez(args.output, **{s.name: y for s, y in zip(mod.outputs, outs)})
@@ -138,10 +148,14 @@ def inspect_report(path: str) -> dict[str, Any]:
         "file_bytes": os.path.getsize(path),
         "format_version": f"{f.version[0]}.{f.version[1]}",
         "producer": f.metadata.get("producer"),
-        "inputs": [{"name": f.tensors[i].name, "dtype": f.tensors[i].dtype.short, "shape": list(f.tensors[i].shape)}
-                   for i in f.inputs],
-        "outputs": [{"name": f.tensors[i].name, "dtype": f.tensors[i].dtype.short,
-                     "shape": list(f.tensors[i].shape)} for i in f.outputs],
+        "inputs": [
+            {"name": f.tensors[i].name, "dtype": f.tensors[i].dtype.short, "shape": list(f.tensors[i].shape)}
+            for i in f.inputs
+        ],
+        "outputs": [
+            {"name": f.tensors[i].name, "dtype": f.tensors[i].dtype.short, "shape": list(f.tensors[i].shape)}
+            for i in f.outputs
+        ],
         "nodes": len(f.nodes),
         "op_counts": f.op_counts(),
         "params": f.param_count,
@@ -170,8 +184,10 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     print(f"  parameters: {rep['params']:,} ({_mb(rep['weight_bytes'])} of weights, used in place via mmap)")
     print(f"  nodes: {rep['nodes']}  ({rep['views_aliased']} views aliased, {rep['in_place']} in place)")
     print("  ops: " + ", ".join(f"{k} x{v}" for k, v in rep["op_counts"].items()))
-    print(f"  arena: {_mb(rep['arena_bytes'])} planned, lower bound {_mb(rep['arena_lower_bound_bytes'])} "
-          f"(x{rep['arena_over_lower_bound']:.3f})")
+    print(
+        f"  arena: {_mb(rep['arena_bytes'])} planned, lower bound {_mb(rep['arena_lower_bound_bytes'])} "
+        f"(x{rep['arena_over_lower_bound']:.3f})"
+    )
     return 0
 
 
@@ -185,16 +201,24 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if factory is None:
         raise EmberError(f"no example model '{args.model}' in ember.examples.models")
     model, inputs = factory()
-    print(f"[1/4] built {args.model} in plain PyTorch ({sum(p.numel() for p in model.parameters()):,} parameters)")
+    print(
+        f"[1/4] built {args.model} in plain PyTorch "
+        f"({sum(p.numel() for p in model.parameters()):,} parameters)"
+    )
     t0 = time.perf_counter()
     prog = ember.export(model, inputs)
     s = prog.summary()
-    print(f"[2/4] exported with torch.export and compiled in {time.perf_counter() - t0:.1f}s: {s['nodes']} nodes "
-          f"({', '.join(f'{k} x{v}' for k, v in s['op_counts'].items())})")
+    print(
+        f"[2/4] exported with torch.export and compiled in {time.perf_counter() - t0:.1f}s: "
+        f"{s['nodes']} nodes "
+        f"({', '.join(f'{k} x{v}' for k, v in s['op_counts'].items())})"
+    )
     path = Path(args.out) / f"{args.model}.ember"
     prog.save(path)
-    print(f"[3/4] wrote {path} ({path.stat().st_size:,} bytes); arena {s['arena_bytes']:,} bytes planned, lower "
-          f"bound {s['arena_lower_bound_bytes']:,}")
+    print(
+        f"[3/4] wrote {path} ({path.stat().st_size:,} bytes); "
+        f"arena {s['arena_bytes']:,} bytes planned, lower bound {s['arena_lower_bound_bytes']:,}"
+    )
     mod = ember.load(path)
     np_inputs = [x.numpy() for x in inputs]
     t0 = time.perf_counter()
@@ -204,7 +228,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         ref = model(*inputs)
     ref = ref if isinstance(ref, tuple) else (ref,)
     err = max(float(np.abs(o - r.numpy()).max()) for o, r in zip(outs, ref))
-    print(f"[4/4] ran it in the C runtime in {ms:.1f} ms (reference kernels); max |ember - pytorch| = {err:.2e}")
+    print(
+        f"[4/4] ran it in the C runtime in {ms:.1f} ms (reference kernels); max |ember - pytorch| = {err:.2e}"
+    )
     if err > 1e-4:
         raise EmberError(f"output differs from PyTorch by {err:.2e} (> 1e-4)")
     print("OK: the .ember model matches PyTorch.")

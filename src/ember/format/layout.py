@@ -14,7 +14,9 @@ ALIGN = 64
 #         meta_crc, const_crc, flags; then zero padding to HEADER_SIZE
 HEADER = struct.Struct("<8sIIQIIQQQIII")
 SECTION = struct.Struct("<IIQQ")  # kind, flags, offset, size
-TENSOR = struct.Struct("<IBBBB8qQQQ")  # name, dtype, rank, storage, reserved, dims[8], offset, nbytes, reserved
+TENSOR = struct.Struct(
+    "<IBBBB8qQQQ"
+)  # name, dtype, rank, storage, reserved, dims[8], offset, nbytes, reserved
 NODE = struct.Struct("<IIIIIIIIII")  # op, flags, in0, nin, out0, nout, attr0, nattr, name, reserved
 GRAPH_HEAD = struct.Struct("<QQII")  # arena_size, lower_bound, n_inputs, n_outputs
 

@@ -52,7 +52,9 @@ def serialize(graph: Graph, plan: MemoryPlan, metadata: dict[str, Any] | None = 
             offset, storage = const_by_digest[digest], L.STORAGE_CONST
         else:
             offset, storage = plan.offsets[v.uid], L.STORAGE_ARENA
-        rec = L.TENSOR.pack(strings.add(v.name), int(v.dtype), len(v.shape), storage, 0, *dims, offset, v.nbytes, 0)
+        rec = L.TENSOR.pack(
+            strings.add(v.name), int(v.dtype), len(v.shape), storage, 0, *dims, offset, v.nbytes, 0
+        )
         tensor_ids[v.uid] = len(tensor_recs)
         tensor_recs.append(rec)
         return tensor_ids[v.uid]
@@ -70,8 +72,20 @@ def serialize(graph: Graph, plan: MemoryPlan, metadata: dict[str, Any] | None = 
         edges += [tensor_id(v) for v in n.outputs]
         a0 = len(attrs)
         attrs += opdefs.encode_attrs(opdef, n.attrs)
-        node_recs.append(L.NODE.pack(opdef.id, n.flags, in0, len(n.inputs), out0, len(n.outputs), a0,
-                                     opdef.n_slots, strings.add(n.name), 0))
+        node_recs.append(
+            L.NODE.pack(
+                opdef.id,
+                n.flags,
+                in0,
+                len(n.inputs),
+                out0,
+                len(n.outputs),
+                a0,
+                opdef.n_slots,
+                strings.add(n.name),
+                0,
+            )
+        )
     out_ids = [tensor_id(v) for v in graph.outputs]
     in_ids = [tensor_ids[v.uid] for v in graph.inputs]
 
@@ -83,8 +97,11 @@ def serialize(graph: Graph, plan: MemoryPlan, metadata: dict[str, Any] | None = 
         (L.SECTION_NODES, b"".join(node_recs)),
         (L.SECTION_EDGES, np.asarray(edges, dtype="<u4").tobytes()),
         (L.SECTION_ATTRS, np.asarray(attrs, dtype="<i8").tobytes()),
-        (L.SECTION_GRAPH, L.GRAPH_HEAD.pack(plan.arena_bytes, plan.lower_bound, len(in_ids), len(out_ids))
-         + np.asarray(in_ids + out_ids, dtype="<u4").tobytes()),
+        (
+            L.SECTION_GRAPH,
+            L.GRAPH_HEAD.pack(plan.arena_bytes, plan.lower_bound, len(in_ids), len(out_ids))
+            + np.asarray(in_ids + out_ids, dtype="<u4").tobytes(),
+        ),
         (L.SECTION_METADATA, meta_bytes),
     ]
     table_off = L.HEADER_SIZE
@@ -99,12 +116,40 @@ def serialize(graph: Graph, plan: MemoryPlan, metadata: dict[str, Any] | None = 
     constants = b"".join(const_chunks)
     file_size = const_off + len(constants)
     head = bytearray(L.HEADER_SIZE)
-    L.HEADER.pack_into(head, 0, L.MAGIC, L.VERSION_MAJOR, L.VERSION_MINOR, file_size, L.HEADER_SIZE,
-                       len(sections), table_off, const_off, len(constants), 0, 0, 0)
+    L.HEADER.pack_into(
+        head,
+        0,
+        L.MAGIC,
+        L.VERSION_MAJOR,
+        L.VERSION_MINOR,
+        file_size,
+        L.HEADER_SIZE,
+        len(sections),
+        table_off,
+        const_off,
+        len(constants),
+        0,
+        0,
+        0,
+    )
     meta_region = bytearray(head + table + b"\0" * (pos - table_off - len(table)) + body)
     meta_region += b"\0" * (const_off - len(meta_region))
     const_crc = zlib.crc32(constants)
     meta_crc = zlib.crc32(bytes(meta_region))  # both checksum fields are zero here
-    L.HEADER.pack_into(meta_region, 0, L.MAGIC, L.VERSION_MAJOR, L.VERSION_MINOR, file_size, L.HEADER_SIZE,
-                       len(sections), table_off, const_off, len(constants), meta_crc, const_crc, 0)
+    L.HEADER.pack_into(
+        meta_region,
+        0,
+        L.MAGIC,
+        L.VERSION_MAJOR,
+        L.VERSION_MINOR,
+        file_size,
+        L.HEADER_SIZE,
+        len(sections),
+        table_off,
+        const_off,
+        len(constants),
+        meta_crc,
+        const_crc,
+        0,
+    )
     return bytes(meta_region) + constants

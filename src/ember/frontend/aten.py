@@ -102,8 +102,15 @@ def _convolution(lw: Lowering, a: tuple[Any, ...], kw: dict[str, Any]) -> Value:
         raise NotImplementedError("transposed convolution")
     if len(x.shape) != 4:
         raise NotImplementedError(f"{len(x.shape) - 2}-D convolution (only 2-D is supported)")
-    attrs = {"stride_h": stride[0], "stride_w": stride[1], "pad_h": padding[0], "pad_w": padding[1],
-             "dil_h": dilation[0], "dil_w": dilation[1], "groups": groups}
+    attrs = {
+        "stride_h": stride[0],
+        "stride_w": stride[1],
+        "pad_h": padding[0],
+        "pad_w": padding[1],
+        "dil_h": dilation[0],
+        "dil_w": dilation[1],
+        "groups": groups,
+    }
     return lw.emit("conv2d", [x, w] + ([b] if b is not None else []), attrs)
 
 
@@ -158,8 +165,14 @@ def _binary(op: str) -> Handler:
     return h
 
 
-for _aten, _op in [("add", "add"), ("sub", "sub"), ("mul", "mul"), ("div", "div"), ("maximum", "maximum"),
-                   ("minimum", "minimum")]:
+for _aten, _op in [
+    ("add", "add"),
+    ("sub", "sub"),
+    ("mul", "mul"),
+    ("div", "div"),
+    ("maximum", "maximum"),
+    ("minimum", "minimum"),
+]:
     for _ov in ("Tensor", "Scalar", "default", "Tensor_mode"):
         HANDLERS[f"aten.{_aten}.{_ov}"] = _binary(_op)
 
@@ -189,6 +202,7 @@ def _pow(lw: Lowering, a: tuple[Any, ...], kw: dict[str, Any]) -> Value:
 
 
 for _cmp in ("eq", "ne", "lt", "le", "gt", "ge"):
+
     def _mk(op: str) -> Handler:
         def h(lw: Lowering, a: tuple[Any, ...], kw: dict[str, Any]) -> Value:
             return lw.emit(op, list(lw.promote(a[0], a[1])))
@@ -230,9 +244,26 @@ def _masked_fill(lw: Lowering, a: tuple[Any, ...], kw: dict[str, Any]) -> Value:
     return lw.emit("where", [lw.cast(mask, DType.BOOL), lw.cast(v, x.dtype), x])
 
 
-_UNARY = ["relu", "sigmoid", "tanh", "silu", "hardswish", "hardsigmoid", "sqrt", "rsqrt", "exp", "log", "neg",
-          "abs", "sin", "cos", "erf", "reciprocal"]
+_UNARY = [
+    "relu",
+    "sigmoid",
+    "tanh",
+    "silu",
+    "hardswish",
+    "hardsigmoid",
+    "sqrt",
+    "rsqrt",
+    "exp",
+    "log",
+    "neg",
+    "abs",
+    "sin",
+    "cos",
+    "erf",
+    "reciprocal",
+]
 for _u in _UNARY:
+
     def _mku(op: str) -> Handler:
         def h(lw: Lowering, a: tuple[Any, ...], kw: dict[str, Any]) -> Value:
             x = a[0]
@@ -314,7 +345,9 @@ def _rms_norm(lw: Lowering, a: tuple[Any, ...], kw: dict[str, Any]) -> Value:
     eps = a[3] if len(a) > 3 else kw.get("eps")
     if eps is None:
         eps = float(np.finfo(np.float32).eps)
-    return lw.emit("rms_norm", [x] + ([w] if w is not None else []), {"n_axes": len(shape), "eps": float(eps)})
+    return lw.emit(
+        "rms_norm", [x] + ([w] if w is not None else []), {"n_axes": len(shape), "eps": float(eps)}
+    )
 
 
 @handles("aten._native_batch_norm_legit_no_training.default")
@@ -344,9 +377,21 @@ def _max_pool(lw: Lowering, a: tuple[Any, ...], kw: dict[str, Any]) -> Any:
     p = _pair(a[3] if len(a) > 3 else 0)
     d = _pair(a[4] if len(a) > 4 else 1)
     ceil = bool(a[5]) if len(a) > 5 else False
-    y = lw.emit("max_pool2d", [x], {"kernel_h": k[0], "kernel_w": k[1], "stride_h": s[0], "stride_w": s[1],
-                                    "pad_h": p[0], "pad_w": p[1], "dil_h": d[0], "dil_w": d[1],
-                                    "ceil_mode": int(ceil)})
+    y = lw.emit(
+        "max_pool2d",
+        [x],
+        {
+            "kernel_h": k[0],
+            "kernel_w": k[1],
+            "stride_h": s[0],
+            "stride_w": s[1],
+            "pad_h": p[0],
+            "pad_w": p[1],
+            "dil_h": d[0],
+            "dil_w": d[1],
+            "ceil_mode": int(ceil),
+        },
+    )
     return (y, None) if "with_indices" in lw.source_op else y
 
 
@@ -359,9 +404,21 @@ def _avg_pool(lw: Lowering, a: tuple[Any, ...], kw: dict[str, Any]) -> Value:
     ceil = bool(a[4]) if len(a) > 4 else False
     cip = bool(a[5]) if len(a) > 5 else True
     div = a[6] if len(a) > 6 and a[6] is not None else 0
-    return lw.emit("avg_pool2d", [x], {"kernel_h": k[0], "kernel_w": k[1], "stride_h": s[0], "stride_w": s[1],
-                                       "pad_h": p[0], "pad_w": p[1], "ceil_mode": int(ceil),
-                                       "count_include_pad": int(cip), "divisor": int(div)})
+    return lw.emit(
+        "avg_pool2d",
+        [x],
+        {
+            "kernel_h": k[0],
+            "kernel_w": k[1],
+            "stride_h": s[0],
+            "stride_w": s[1],
+            "pad_h": p[0],
+            "pad_w": p[1],
+            "ceil_mode": int(ceil),
+            "count_include_pad": int(cip),
+            "divisor": int(div),
+        },
+    )
 
 
 @handles("aten._adaptive_avg_pool2d.default", "aten.adaptive_avg_pool2d.default")
@@ -391,8 +448,13 @@ def _reduce(op: str) -> Handler:
     return h
 
 
-for _n, _op in [("mean.dim", "reduce_mean"), ("mean.default", "reduce_mean"), ("sum.dim_IntList", "reduce_sum"),
-                ("sum.default", "reduce_sum"), ("amax.default", "reduce_max")]:
+for _n, _op in [
+    ("mean.dim", "reduce_mean"),
+    ("mean.default", "reduce_mean"),
+    ("sum.dim_IntList", "reduce_sum"),
+    ("sum.default", "reduce_sum"),
+    ("amax.default", "reduce_max"),
+]:
     HANDLERS[f"aten.{_n}"] = _reduce(_op)
 
 
@@ -408,7 +470,7 @@ def _flatten(lw: Lowering, a: tuple[Any, ...], kw: dict[str, Any]) -> Value:
     r = len(x.shape)
     s = _axis(a[1] if len(a) > 1 else 0, r)
     e = _axis(a[2] if len(a) > 2 else -1, r)
-    shape = x.shape[:s] + (math.prod(x.shape[s:e + 1]),) + x.shape[e + 1:]
+    shape = x.shape[:s] + (math.prod(x.shape[s : e + 1]),) + x.shape[e + 1 :]
     return lw.reshape(x, shape)
 
 
@@ -506,7 +568,7 @@ def _select(lw: Lowering, a: tuple[Any, ...], kw: dict[str, Any]) -> Value:
     ax = _axis(dim, len(x.shape))
     idx = idx % x.shape[ax]
     y = _slice_value(lw, x, ax, idx, idx + 1, 1)
-    return lw.reshape(y, x.shape[:ax] + x.shape[ax + 1:])
+    return lw.reshape(y, x.shape[:ax] + x.shape[ax + 1 :])
 
 
 @handles("aten.split_with_sizes.default", "aten.split.Tensor")
@@ -568,8 +630,15 @@ def _sdpa(lw: Lowering, a: tuple[Any, ...], kw: dict[str, Any]) -> Value:
     return lw.emit("sdpa", ins, {"is_causal": int(bool(causal)), "scale": float(scale or 0.0)})
 
 
-@handles("aten.clone.default", "aten.alias.default", "aten.detach.default", "aten.lift_fresh_copy.default",
-         "aten.contiguous.default", "aten.dropout.default", "aten.copy.default")
+@handles(
+    "aten.clone.default",
+    "aten.alias.default",
+    "aten.detach.default",
+    "aten.lift_fresh_copy.default",
+    "aten.contiguous.default",
+    "aten.dropout.default",
+    "aten.copy.default",
+)
 def _identity(lw: Lowering, a: tuple[Any, ...], kw: dict[str, Any]) -> Value:
     return a[1] if lw.source_op == "aten.copy.default" else a[0]
 

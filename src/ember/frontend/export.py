@@ -18,17 +18,40 @@ from ember.program import Program
 
 # Ops Ember runs as one kernel: keep them instead of decomposing them into core ATen.
 PRESERVED = (
-    "linear", "scaled_dot_product_attention", "silu", "hardswish", "hardsigmoid", "rms_norm", "layer_norm",
-    "gelu", "hardtanh", "relu6",
+    "linear",
+    "scaled_dot_product_attention",
+    "silu",
+    "hardswish",
+    "hardsigmoid",
+    "rms_norm",
+    "layer_norm",
+    "gelu",
+    "hardtanh",
+    "relu6",
 )
 
 # Creation ops with no tensor inputs: evaluated with torch at export time (static shapes).
-_CREATION = {"aten.arange.default", "aten.arange.start", "aten.arange.start_step", "aten.full.default",
-             "aten.zeros.default", "aten.ones.default", "aten.scalar_tensor.default", "aten.empty.memory_format",
-             "aten.full_like.default", "aten.zeros_like.default", "aten.ones_like.default", "aten.tril.default",
-             "aten.triu.default"}
-_IGNORED = {"aten._assert_tensor_metadata.default", "aten._assert_scalar.default",
-            "aten.sym_constrain_range_for_size.default", "aten._assert_async.msg"}
+_CREATION = {
+    "aten.arange.default",
+    "aten.arange.start",
+    "aten.arange.start_step",
+    "aten.full.default",
+    "aten.zeros.default",
+    "aten.ones.default",
+    "aten.scalar_tensor.default",
+    "aten.empty.memory_format",
+    "aten.full_like.default",
+    "aten.zeros_like.default",
+    "aten.ones_like.default",
+    "aten.tril.default",
+    "aten.triu.default",
+}
+_IGNORED = {
+    "aten._assert_tensor_metadata.default",
+    "aten._assert_scalar.default",
+    "aten.sym_constrain_range_for_size.default",
+    "aten._assert_async.msg",
+}
 
 
 def _decomposition_table() -> dict[Any, Any]:
@@ -63,7 +86,8 @@ def _unsupported(target: str, node: torch.fx.Node, why: str = "") -> Unsupported
     return UnsupportedOpError(
         f"Ember cannot run {target}{reason}, used at {_source_line(node)}. "
         f"Supported aten ops: {_supported_ops()}. Rewrite that part of the model with supported ops, "
-        "or file an issue with the op name.")
+        "or file an issue with the op name."
+    )
 
 
 class _Lowerer:
@@ -106,8 +130,10 @@ class _Lowerer:
         shape = []
         for d in val.shape:
             if not isinstance(d, int):
-                raise ShapeError(f"input '{node.name}' has a dynamic dimension ({d}); Ember needs static shapes "
-                                 "for now (dynamic shapes come later): export with fixed-size example inputs")
+                raise ShapeError(
+                    f"input '{node.name}' has a dynamic dimension ({d}); Ember needs static shapes "
+                    "for now (dynamic shapes come later): export with fixed-size example inputs"
+                )
             shape.append(d)
         self.env[node.name] = self.g.add_input(node.name, dtype_from_torch(val.dtype), shape)
 
@@ -217,8 +243,13 @@ def _model_hash(ep: torch.export.ExportedProgram) -> str:
     return h.hexdigest()
 
 
-def export(model: Any, example_inputs: tuple[Any, ...], *, optimize: bool = True,
-           metadata: dict[str, Any] | None = None) -> Program:
+def export(
+    model: Any,
+    example_inputs: tuple[Any, ...],
+    *,
+    optimize: bool = True,
+    metadata: dict[str, Any] | None = None,
+) -> Program:
     """torch.nn.Module (or ExportedProgram) + example inputs → optimized, planned `ember.Program`."""
     from ember.passes.pipeline import compile_graph
 

@@ -24,13 +24,16 @@ def runtime_kernels() -> set[tuple[str, DType]] | None:
 def check_kernels(graph: Graph) -> None:
     available = runtime_kernels()
     if available is None:
-        warnings.warn("the Ember C runtime is not built; export could not check kernels against it",
-                      stacklevel=2)
+        warnings.warn(
+            "the Ember C runtime is not built; export could not check kernels against it", stacklevel=2
+        )
         return
     for node in graph.nodes:
         key = node.inputs[_KEY_INPUT.get(node.op, 0)].dtype
         if (node.op, key) not in available:
             have = sorted(d.short for (op, d) in available if op == node.op)
             raise UnsupportedOpError(
-                f"the Ember runtime has no {node.op} kernel for {key.short} (it has: {', '.join(have) or 'none'}), "
-                f"needed at {node.source or node.name}. Cast that tensor in the model, or use a supported op.")
+                f"the Ember runtime has no {node.op} kernel for {key.short} "
+                f"(it has: {', '.join(have) or 'none'}), "
+                f"needed at {node.source or node.name}. Cast that tensor in the model, or use a supported op."
+            )

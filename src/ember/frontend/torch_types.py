@@ -22,5 +22,6 @@ def dtype_from_torch(dt: torch.dtype) -> DType:
     if dt not in _MAP:
         raise UnsupportedOpError(
             f"tensor dtype {dt} is not supported by the Ember runtime (float32, int32, int64, bool are); "
-            "convert the model with model.float() before export")
+            "convert the model with model.float() before export"
+        )
     return _MAP[dt]

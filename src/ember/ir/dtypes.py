@@ -36,7 +36,9 @@ class DType(enum.IntEnum):
         for k, v in _TO_NUMPY.items():
             if np.dtype(v) == dt:
                 return k
-        raise TypeError(f"numpy dtype {dt} is not an Ember dtype (expected one of float32, int32, int64, bool)")
+        raise TypeError(
+            f"numpy dtype {dt} is not an Ember dtype (expected one of float32, int32, int64, bool)"
+        )
 
 
 _ITEMSIZE = {

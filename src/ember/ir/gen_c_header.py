@@ -1,7 +1,7 @@
 """Generate runtime/src/ember_ops.h from the op table, so op ids and attribute slots are defined once.
 
-    python -m ember.ir.gen_c_header            # rewrite the header
-    python -m ember.ir.gen_c_header --check    # exit 1 if the committed header is stale
+python -m ember.ir.gen_c_header            # rewrite the header
+python -m ember.ir.gen_c_header --check    # exit 1 if the committed header is stale
 """
 
 from __future__ import annotations
@@ -41,8 +41,14 @@ def render() -> str:
             out.append(f"#define EMBER_A_{o.name.upper()}_{a.name.upper()} {pos}")
             pos += a.length if a.kind == "ints" else 1
         out.append(f"#define EMBER_NSLOTS_{o.name.upper()} {o.n_slots}")
-    out += ["", "/* X-macro: name, id, min inputs, max inputs, outputs, slots */", "#define EMBER_OP_LIST(X) \\"]
-    out += [f"  X({o.name}, {o.id}, {o.min_inputs}, {o.max_inputs}, {o.n_outputs}, {o.n_slots}) \\" for o in ops]
+    out += [
+        "",
+        "/* X-macro: name, id, min inputs, max inputs, outputs, slots */",
+        "#define EMBER_OP_LIST(X) \\",
+    ]
+    out += [
+        f"  X({o.name}, {o.id}, {o.min_inputs}, {o.max_inputs}, {o.n_outputs}, {o.n_slots}) \\" for o in ops
+    ]
     out += ["", "#endif /* EMBER_OPS_H */", ""]
     return "\n".join(out)
 

@@ -106,8 +106,14 @@ class Graph:
             arr = arr.astype(np.float32)
         return Value(self.unique_name(name), DType.from_numpy(arr.dtype), tuple(arr.shape), data=arr)
 
-    def add_node(self, op: str, inputs: list[Value], attrs: dict[str, Any] | None = None, name: str = "",
-                 source: str = "") -> list[Value]:
+    def add_node(
+        self,
+        op: str,
+        inputs: list[Value],
+        attrs: dict[str, Any] | None = None,
+        name: str = "",
+        source: str = "",
+    ) -> list[Value]:
         opdef = opdefs.OPS[op]
         attrs = dict(attrs or {})
         outs_t = opdefs.infer(opdef, [v.shape for v in inputs], [v.dtype for v in inputs], attrs)
@@ -120,7 +126,9 @@ class Graph:
         node = Node(op, list(inputs), [], attrs, name=node_name, source=source)
         for k, (shape, dtype) in enumerate(outs_t):
             if len(shape) > MAX_RANK:
-                raise ValueError(f"{op} would produce a rank-{len(shape)} tensor; Ember supports rank <= {MAX_RANK}")
+                raise ValueError(
+                    f"{op} would produce a rank-{len(shape)} tensor; Ember supports rank <= {MAX_RANK}"
+                )
             v = Value(self.unique_name(base if k == 0 else f"{base}_{k}"), dtype, shape, producer=node)
             node.outputs.append(v)
         self.nodes.append(node)
@@ -129,7 +137,9 @@ class Graph:
     # -- queries ------------------------------------------------------------------------------
     def values(self) -> Iterator[Value]:
         seen: set[int] = set()
-        for v in itertools.chain(self.inputs, (x for n in self.nodes for x in n.inputs + n.outputs), self.outputs):
+        for v in itertools.chain(
+            self.inputs, (x for n in self.nodes for x in n.inputs + n.outputs), self.outputs
+        ):
             if v.uid not in seen:
                 seen.add(v.uid)
                 yield v

@@ -35,8 +35,17 @@ class Act:
     GELU_TANH = 7
     HARDSWISH = 8
 
-    NAMES = {0: "none", 1: "relu", 2: "clamp", 3: "sigmoid", 4: "tanh", 5: "silu", 6: "gelu", 7: "gelu_tanh",
-             8: "hardswish"}
+    NAMES = {
+        0: "none",
+        1: "relu",
+        2: "clamp",
+        3: "sigmoid",
+        4: "tanh",
+        5: "silu",
+        6: "gelu",
+        7: "gelu_tanh",
+        8: "hardswish",
+    }
 
 
 @dataclass(frozen=True)
@@ -89,8 +98,9 @@ OPS: dict[str, OpDef] = {}
 OPS_BY_ID: dict[int, OpDef] = {}
 
 
-def _def(name: str, id: int, inputs: Sequence[str], attrs: Sequence[AttrSpec], infer: Any, ref: Any,
-         **kw: Any) -> None:
+def _def(
+    name: str, id: int, inputs: Sequence[str], attrs: Sequence[AttrSpec], infer: Any, ref: Any, **kw: Any
+) -> None:
     op = OpDef(name, id, tuple(inputs), tuple(attrs), infer, ref, **kw)
     assert name not in OPS and id not in OPS_BY_ID, name
     OPS[name] = op
@@ -138,8 +148,11 @@ def apply_act(y: np.ndarray, act: int, lo: float, hi: float) -> np.ndarray:
     return r.astype(np.float32)
 
 
-EPILOGUE = (AttrSpec("act", "int", Act.NONE), AttrSpec("act_min", "float", -math.inf),
-            AttrSpec("act_max", "float", math.inf))
+EPILOGUE = (
+    AttrSpec("act", "int", Act.NONE),
+    AttrSpec("act_min", "float", -math.inf),
+    AttrSpec("act_max", "float", math.inf),
+)
 
 
 def broadcast_shapes(*shapes: Shape) -> Shape:
@@ -191,12 +204,17 @@ def _conv2d_ref(i: list[np.ndarray], a: Attrs) -> list[np.ndarray]:
     out = np.zeros((n, o, oh, ow))
     og = o // g
     for gi in range(g):
-        xs = xp[:, gi * cg:(gi + 1) * cg]
-        ws = w[gi * og:(gi + 1) * og]
+        xs = xp[:, gi * cg : (gi + 1) * cg]
+        ws = w[gi * og : (gi + 1) * og]
         for ky in range(kh):
             for kx in range(kw):
-                patch = xs[:, :, ky * dh: ky * dh + sh * (oh - 1) + 1: sh, kx * dw: kx * dw + sw * (ow - 1) + 1: sw]
-                out[:, gi * og:(gi + 1) * og] += np.einsum("nchw,oc->nohw", patch, ws[:, :, ky, kx])
+                patch = xs[
+                    :,
+                    :,
+                    ky * dh : ky * dh + sh * (oh - 1) + 1 : sh,
+                    kx * dw : kx * dw + sw * (ow - 1) + 1 : sw,
+                ]
+                out[:, gi * og : (gi + 1) * og] += np.einsum("nchw,oc->nohw", patch, ws[:, :, ky, kx])
     if len(i) > 2:
         out += i[2].astype(np.float64)[None, :, None, None]
     return [apply_act(out, a["act"], a["act_min"], a["act_max"])]
@@ -226,16 +244,42 @@ def _matmul_infer(s: list[Shape], d: list[DType], a: Attrs) -> list[tuple[Shape,
     return [((*batch, x[-2], y[-1]), d[0])]
 
 
-_def("conv2d", 1, ["x", "weight", "bias?"],
-     [AttrSpec("stride_h", "int", 1), AttrSpec("stride_w", "int", 1), AttrSpec("pad_h", "int", 0),
-      AttrSpec("pad_w", "int", 0), AttrSpec("dil_h", "int", 1), AttrSpec("dil_w", "int", 1),
-      AttrSpec("groups", "int", 1), *EPILOGUE], _conv2d_infer, _conv2d_ref,
-     doc="2-D convolution, NCHW input, OIHW weight, symmetric padding, fused activation.")
-_def("linear", 2, ["x", "weight", "bias?"], EPILOGUE, _linear_infer, _linear_ref,
-     doc="y = x @ W^T + b over the last axis, fused activation.")
-_def("matmul", 3, ["a", "b"], [], _matmul_infer,
-     lambda i, a: [f32(i[0].astype(np.float64) @ i[1].astype(np.float64))],
-     doc="Batched matrix product with broadcast batch dimensions (covers mm and bmm).")
+_def(
+    "conv2d",
+    1,
+    ["x", "weight", "bias?"],
+    [
+        AttrSpec("stride_h", "int", 1),
+        AttrSpec("stride_w", "int", 1),
+        AttrSpec("pad_h", "int", 0),
+        AttrSpec("pad_w", "int", 0),
+        AttrSpec("dil_h", "int", 1),
+        AttrSpec("dil_w", "int", 1),
+        AttrSpec("groups", "int", 1),
+        *EPILOGUE,
+    ],
+    _conv2d_infer,
+    _conv2d_ref,
+    doc="2-D convolution, NCHW input, OIHW weight, symmetric padding, fused activation.",
+)
+_def(
+    "linear",
+    2,
+    ["x", "weight", "bias?"],
+    EPILOGUE,
+    _linear_infer,
+    _linear_ref,
+    doc="y = x @ W^T + b over the last axis, fused activation.",
+)
+_def(
+    "matmul",
+    3,
+    ["a", "b"],
+    [],
+    _matmul_infer,
+    lambda i, a: [f32(i[0].astype(np.float64) @ i[1].astype(np.float64))],
+    doc="Batched matrix product with broadcast batch dimensions (covers mm and bmm).",
+)
 
 
 # --------------------------------------------------------------------------------------- binary
@@ -268,21 +312,63 @@ def _int_div(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return x / y
 
 
-for _name, _id, _fn in [("add", 10, np.add), ("sub", 11, np.subtract), ("mul", 12, np.multiply),
-                        ("div", 13, _int_div), ("pow", 14, np.power), ("maximum", 15, np.maximum),
-                        ("minimum", 16, np.minimum)]:
-    _def(_name, _id, ["a", "b"], EPILOGUE, _binary_infer, _binary_ref(_fn), category="elementwise",
-         doc=f"Elementwise {_name} with numpy broadcasting, fused activation (float).")
+for _name, _id, _fn in [
+    ("add", 10, np.add),
+    ("sub", 11, np.subtract),
+    ("mul", 12, np.multiply),
+    ("div", 13, _int_div),
+    ("pow", 14, np.power),
+    ("maximum", 15, np.maximum),
+    ("minimum", 16, np.minimum),
+]:
+    _def(
+        _name,
+        _id,
+        ["a", "b"],
+        EPILOGUE,
+        _binary_infer,
+        _binary_ref(_fn),
+        category="elementwise",
+        doc=f"Elementwise {_name} with numpy broadcasting, fused activation (float).",
+    )
 
-for _name, _id, _fn in [("eq", 20, np.equal), ("ne", 21, np.not_equal), ("lt", 22, np.less),
-                        ("le", 23, np.less_equal), ("gt", 24, np.greater), ("ge", 25, np.greater_equal)]:
-    _def(_name, _id, ["a", "b"], [], _cmp_infer, (lambda f: lambda i, a: [f(i[0], i[1])])(_fn),
-         category="elementwise", doc=f"Elementwise comparison {_name}, bool result.")
+for _name, _id, _fn in [
+    ("eq", 20, np.equal),
+    ("ne", 21, np.not_equal),
+    ("lt", 22, np.less),
+    ("le", 23, np.less_equal),
+    ("gt", 24, np.greater),
+    ("ge", 25, np.greater_equal),
+]:
+    _def(
+        _name,
+        _id,
+        ["a", "b"],
+        [],
+        _cmp_infer,
+        (lambda f: lambda i, a: [f(i[0], i[1])])(_fn),
+        category="elementwise",
+        doc=f"Elementwise comparison {_name}, bool result.",
+    )
 
-_def("logical_and", 26, ["a", "b"], [], _cmp_infer, lambda i, a: [np.logical_and(i[0], i[1])],
-     category="elementwise")
-_def("logical_or", 27, ["a", "b"], [], _cmp_infer, lambda i, a: [np.logical_or(i[0], i[1])],
-     category="elementwise")
+_def(
+    "logical_and",
+    26,
+    ["a", "b"],
+    [],
+    _cmp_infer,
+    lambda i, a: [np.logical_and(i[0], i[1])],
+    category="elementwise",
+)
+_def(
+    "logical_or",
+    27,
+    ["a", "b"],
+    [],
+    _cmp_infer,
+    lambda i, a: [np.logical_or(i[0], i[1])],
+    category="elementwise",
+)
 
 
 def _where_infer(s: list[Shape], d: list[DType], a: Attrs) -> list[tuple[Shape, DType]]:
@@ -291,8 +377,16 @@ def _where_infer(s: list[Shape], d: list[DType], a: Attrs) -> list[tuple[Shape, 
     return [(broadcast_shapes(*s), d[1])]
 
 
-_def("where", 28, ["cond", "a", "b"], [], _where_infer, lambda i, a: [np.where(i[0], i[1], i[2])],
-     category="elementwise", doc="Select a where cond else b (covers masked_fill).")
+_def(
+    "where",
+    28,
+    ["cond", "a", "b"],
+    [],
+    _where_infer,
+    lambda i, a: [np.where(i[0], i[1], i[2])],
+    category="elementwise",
+    doc="Select a where cond else b (covers masked_fill).",
+)
 
 
 # ---------------------------------------------------------------------------------------- unary
@@ -323,15 +417,25 @@ _UNARY: list[tuple[str, int, Callable[[np.ndarray], np.ndarray]]] = [
     ("reciprocal", 46, lambda x: 1 / x),
 ]
 for _name, _id, _fn in _UNARY:
-    _def(_name, _id, ["x"], [], same, _unary(_fn), category="elementwise", doc=f"Elementwise {_name} (float).")
+    _def(
+        _name, _id, ["x"], [], same, _unary(_fn), category="elementwise", doc=f"Elementwise {_name} (float)."
+    )
 
 
 def _gelu_ref(i: list[np.ndarray], a: Attrs) -> list[np.ndarray]:
     return [apply_act(i[0], Act.GELU_TANH if a["approximate"] else Act.GELU, 0, 0)]
 
 
-_def("gelu", 34, ["x"], [AttrSpec("approximate", "int", 0)], same, _gelu_ref, category="elementwise",
-     doc="GELU; approximate=0 uses erf, 1 uses the tanh approximation.")
+_def(
+    "gelu",
+    34,
+    ["x"],
+    [AttrSpec("approximate", "int", 0)],
+    same,
+    _gelu_ref,
+    category="elementwise",
+    doc="GELU; approximate=0 uses erf, 1 uses the tanh approximation.",
+)
 _def("logical_not", 47, ["x"], [], same, lambda i, a: [np.logical_not(i[0])], category="elementwise")
 
 
@@ -339,8 +443,16 @@ def _clamp_ref(i: list[np.ndarray], a: Attrs) -> list[np.ndarray]:
     return [f32(np.minimum(np.maximum(i[0], a["min"]), a["max"]))]
 
 
-_def("clamp", 50, ["x"], [AttrSpec("min", "float", -math.inf), AttrSpec("max", "float", math.inf)], same,
-     _clamp_ref, category="elementwise", doc="Clamp to [min, max] (covers relu6 and hardtanh).")
+_def(
+    "clamp",
+    50,
+    ["x"],
+    [AttrSpec("min", "float", -math.inf), AttrSpec("max", "float", math.inf)],
+    same,
+    _clamp_ref,
+    category="elementwise",
+    doc="Clamp to [min, max] (covers relu6 and hardtanh).",
+)
 
 
 # ----------------------------------------------------------------------------------- normalizing
@@ -397,10 +509,24 @@ def _rms_norm_ref(i: list[np.ndarray], a: Attrs) -> list[np.ndarray]:
     return [f32(y)]
 
 
-_def("layer_norm", 53, ["x", "weight?", "bias?"], [AttrSpec("n_axes", "int", 1), AttrSpec("eps", "float", 1e-5)],
-     _norm_infer, _layer_norm_ref, doc="Layer norm over the last n_axes axes.")
-_def("rms_norm", 54, ["x", "weight?"], [AttrSpec("n_axes", "int", 1), AttrSpec("eps", "float", 1e-6)],
-     _norm_infer, _rms_norm_ref, doc="RMS norm over the last n_axes axes.")
+_def(
+    "layer_norm",
+    53,
+    ["x", "weight?", "bias?"],
+    [AttrSpec("n_axes", "int", 1), AttrSpec("eps", "float", 1e-5)],
+    _norm_infer,
+    _layer_norm_ref,
+    doc="Layer norm over the last n_axes axes.",
+)
+_def(
+    "rms_norm",
+    54,
+    ["x", "weight?"],
+    [AttrSpec("n_axes", "int", 1), AttrSpec("eps", "float", 1e-6)],
+    _norm_infer,
+    _rms_norm_ref,
+    doc="RMS norm over the last n_axes axes.",
+)
 
 
 def _bn_infer(s: list[Shape], d: list[DType], a: Attrs) -> list[tuple[Shape, DType]]:
@@ -415,8 +541,15 @@ def _bn_ref(i: list[np.ndarray], a: Attrs) -> list[np.ndarray]:
     return [f32((x - mean.reshape(sh)) / np.sqrt(var.reshape(sh) + a["eps"]) * w.reshape(sh) + b.reshape(sh))]
 
 
-_def("batch_norm", 55, ["x", "mean", "var", "weight", "bias"], [AttrSpec("eps", "float", 1e-5)], _bn_infer,
-     _bn_ref, doc="Inference batch norm over axis 1 (usually folded away by the bn-folding pass).")
+_def(
+    "batch_norm",
+    55,
+    ["x", "mean", "var", "weight", "bias"],
+    [AttrSpec("eps", "float", 1e-5)],
+    _bn_infer,
+    _bn_ref,
+    doc="Inference batch norm over axis 1 (usually folded away by the bn-folding pass).",
+)
 
 
 # ------------------------------------------------------------------------------------------ pooling
@@ -489,14 +622,35 @@ def _avgpool_ref(i: list[np.ndarray], a: Attrs) -> list[np.ndarray]:
     return [out]
 
 
-_POOL = [AttrSpec("kernel_h", "int", 1), AttrSpec("kernel_w", "int", 1), AttrSpec("stride_h", "int", 1),
-         AttrSpec("stride_w", "int", 1), AttrSpec("pad_h", "int", 0), AttrSpec("pad_w", "int", 0)]
-_def("max_pool2d", 60, ["x"],
-     [*_POOL, AttrSpec("dil_h", "int", 1), AttrSpec("dil_w", "int", 1), AttrSpec("ceil_mode", "int", 0)],
-     _pool_infer, _maxpool_ref)
-_def("avg_pool2d", 61, ["x"],
-     [*_POOL, AttrSpec("ceil_mode", "int", 0), AttrSpec("count_include_pad", "int", 1),
-      AttrSpec("divisor", "int", 0)], _pool_infer, _avgpool_ref)
+_POOL = [
+    AttrSpec("kernel_h", "int", 1),
+    AttrSpec("kernel_w", "int", 1),
+    AttrSpec("stride_h", "int", 1),
+    AttrSpec("stride_w", "int", 1),
+    AttrSpec("pad_h", "int", 0),
+    AttrSpec("pad_w", "int", 0),
+]
+_def(
+    "max_pool2d",
+    60,
+    ["x"],
+    [*_POOL, AttrSpec("dil_h", "int", 1), AttrSpec("dil_w", "int", 1), AttrSpec("ceil_mode", "int", 0)],
+    _pool_infer,
+    _maxpool_ref,
+)
+_def(
+    "avg_pool2d",
+    61,
+    ["x"],
+    [
+        *_POOL,
+        AttrSpec("ceil_mode", "int", 0),
+        AttrSpec("count_include_pad", "int", 1),
+        AttrSpec("divisor", "int", 0),
+    ],
+    _pool_infer,
+    _avgpool_ref,
+)
 
 
 def _adaptive_infer(s: list[Shape], d: list[DType], a: Attrs) -> list[tuple[Shape, DType]]:
@@ -518,8 +672,14 @@ def _adaptive_ref(i: list[np.ndarray], a: Attrs) -> list[np.ndarray]:
     return [out]
 
 
-_def("adaptive_avg_pool2d", 62, ["x"], [AttrSpec("out_h", "int", 1), AttrSpec("out_w", "int", 1)],
-     _adaptive_infer, _adaptive_ref)
+_def(
+    "adaptive_avg_pool2d",
+    62,
+    ["x"],
+    [AttrSpec("out_h", "int", 1), AttrSpec("out_w", "int", 1)],
+    _adaptive_infer,
+    _adaptive_ref,
+)
 
 
 # ------------------------------------------------------------------------------------------ reduce
@@ -541,16 +701,24 @@ def _reduce_ref(fn: str) -> Any:
     def ref(i: list[np.ndarray], a: Attrs) -> list[np.ndarray]:
         x = i[0]
         axes = _reduce_axes(a, x.ndim)
-        r = getattr(np, fn)(x.astype(np.float64) if x.dtype == np.float32 else x, axis=axes,
-                            keepdims=bool(a["keepdim"]))
+        r = getattr(np, fn)(
+            x.astype(np.float64) if x.dtype == np.float32 else x, axis=axes, keepdims=bool(a["keepdim"])
+        )
         return [np.asarray(r).astype(x.dtype)]
 
     return ref
 
 
 for _name, _id, _fn in [("reduce_mean", 63, "mean"), ("reduce_sum", 64, "sum"), ("reduce_max", 65, "max")]:
-    _def(_name, _id, ["x"], [AttrSpec("axes_mask", "int", 0), AttrSpec("keepdim", "int", 0)], _reduce_infer,
-         _reduce_ref(_fn), doc="Reduce over the axes whose bits are set in axes_mask.")
+    _def(
+        _name,
+        _id,
+        ["x"],
+        [AttrSpec("axes_mask", "int", 0), AttrSpec("keepdim", "int", 0)],
+        _reduce_infer,
+        _reduce_ref(_fn),
+        doc="Reduce over the axes whose bits are set in axes_mask.",
+    )
 
 
 # -------------------------------------------------------------------------------------- data movement
@@ -561,9 +729,16 @@ def _reshape_infer(s: list[Shape], d: list[DType], a: Attrs) -> list[tuple[Shape
     return [(shape, d[0])]
 
 
-_def("reshape", 70, ["x"], [AttrSpec("shape", "ints", (), stored=False)], _reshape_infer,
-     lambda i, a: [i[0].reshape(a["shape"])], category="view",
-     doc="Reshape of a contiguous tensor (view, squeeze, unsqueeze, flatten): an alias, no copy.")
+_def(
+    "reshape",
+    70,
+    ["x"],
+    [AttrSpec("shape", "ints", (), stored=False)],
+    _reshape_infer,
+    lambda i, a: [i[0].reshape(a["shape"])],
+    category="view",
+    doc="Reshape of a contiguous tensor (view, squeeze, unsqueeze, flatten): an alias, no copy.",
+)
 
 
 def _permute_infer(s: list[Shape], d: list[DType], a: Attrs) -> list[tuple[Shape, DType]]:
@@ -573,8 +748,14 @@ def _permute_infer(s: list[Shape], d: list[DType], a: Attrs) -> list[tuple[Shape
     return [(tuple(s[0][p] for p in perm), d[0])]
 
 
-_def("permute", 71, ["x"], [AttrSpec("perm", "ints", tuple(range(MAX_RANK)), length=MAX_RANK)],
-     _permute_infer, lambda i, a: [np.ascontiguousarray(np.transpose(i[0], tuple(a["perm"])[: i[0].ndim]))])
+_def(
+    "permute",
+    71,
+    ["x"],
+    [AttrSpec("perm", "ints", tuple(range(MAX_RANK)), length=MAX_RANK)],
+    _permute_infer,
+    lambda i, a: [np.ascontiguousarray(np.transpose(i[0], tuple(a["perm"])[: i[0].ndim]))],
+)
 
 
 def _expand_infer(s: list[Shape], d: list[DType], a: Attrs) -> list[tuple[Shape, DType]]:
@@ -584,8 +765,14 @@ def _expand_infer(s: list[Shape], d: list[DType], a: Attrs) -> list[tuple[Shape,
     return [(shape, d[0])]
 
 
-_def("expand", 72, ["x"], [AttrSpec("shape", "ints", (), stored=False)], _expand_infer,
-     lambda i, a: [np.ascontiguousarray(np.broadcast_to(i[0], tuple(a["shape"])))])
+_def(
+    "expand",
+    72,
+    ["x"],
+    [AttrSpec("shape", "ints", (), stored=False)],
+    _expand_infer,
+    lambda i, a: [np.ascontiguousarray(np.broadcast_to(i[0], tuple(a["shape"])))],
+)
 
 
 def _concat_infer(s: list[Shape], d: list[DType], a: Attrs) -> list[tuple[Shape, DType]]:
@@ -598,8 +785,14 @@ def _concat_infer(s: list[Shape], d: list[DType], a: Attrs) -> list[tuple[Shape,
     return [(tuple(out), d[0])]
 
 
-_def("concat", 73, ["xs*"], [AttrSpec("axis", "int", 0)], _concat_infer,
-     lambda i, a: [np.concatenate(i, axis=a["axis"])])
+_def(
+    "concat",
+    73,
+    ["xs*"],
+    [AttrSpec("axis", "int", 0)],
+    _concat_infer,
+    lambda i, a: [np.concatenate(i, axis=a["axis"])],
+)
 
 
 def _slice_infer(s: list[Shape], d: list[DType], a: Attrs) -> list[tuple[Shape, DType]]:
@@ -618,9 +811,20 @@ def _slice_ref(i: list[np.ndarray], a: Attrs) -> list[np.ndarray]:
     return [np.ascontiguousarray(i[0][tuple(idx)])]
 
 
-_def("slice", 74, ["x"], [AttrSpec("axis", "int", 0), AttrSpec("start", "int", 0), AttrSpec("end", "int", 0),
-                          AttrSpec("step", "int", 1)], _slice_infer, _slice_ref,
-     doc="Strided slice along one axis (start/end already clamped, step >= 1); covers select and split.")
+_def(
+    "slice",
+    74,
+    ["x"],
+    [
+        AttrSpec("axis", "int", 0),
+        AttrSpec("start", "int", 0),
+        AttrSpec("end", "int", 0),
+        AttrSpec("step", "int", 1),
+    ],
+    _slice_infer,
+    _slice_ref,
+    doc="Strided slice along one axis (start/end already clamped, step >= 1); covers select and split.",
+)
 
 
 def _pad_infer(s: list[Shape], d: list[DType], a: Attrs) -> list[tuple[Shape, DType]]:
@@ -635,9 +839,15 @@ def _pad_ref(i: list[np.ndarray], a: Attrs) -> list[np.ndarray]:
     return [np.pad(i[0], [(p[2 * k], p[2 * k + 1]) for k in range(i[0].ndim)], constant_values=a["value"])]
 
 
-_def("pad", 75, ["x"], [AttrSpec("pads", "ints", (0,) * 2 * MAX_RANK, length=2 * MAX_RANK),
-                        AttrSpec("value", "float", 0.0)], _pad_infer, _pad_ref,
-     doc="Constant padding: pads[2k], pads[2k+1] = before/after for axis k.")
+_def(
+    "pad",
+    75,
+    ["x"],
+    [AttrSpec("pads", "ints", (0,) * 2 * MAX_RANK, length=2 * MAX_RANK), AttrSpec("value", "float", 0.0)],
+    _pad_infer,
+    _pad_ref,
+    doc="Constant padding: pads[2k], pads[2k+1] = before/after for axis k.",
+)
 _def("copy", 76, ["x"], [], same, lambda i, a: [i[0].copy()])
 
 
@@ -645,8 +855,14 @@ def _cast_infer(s: list[Shape], d: list[DType], a: Attrs) -> list[tuple[Shape, D
     return [(s[0], DType(a["dtype"]))]
 
 
-_def("cast", 77, ["x"], [AttrSpec("dtype", "int", int(DType.F32))], _cast_infer,
-     lambda i, a: [i[0].astype(DType(a["dtype"]).to_numpy())])
+_def(
+    "cast",
+    77,
+    ["x"],
+    [AttrSpec("dtype", "int", int(DType.F32))],
+    _cast_infer,
+    lambda i, a: [i[0].astype(DType(a["dtype"]).to_numpy())],
+)
 
 
 def _embedding_infer(s: list[Shape], d: list[DType], a: Attrs) -> list[tuple[Shape, DType]]:
@@ -655,9 +871,16 @@ def _embedding_infer(s: list[Shape], d: list[DType], a: Attrs) -> list[tuple[Sha
     return [((*s[1], s[0][1]), d[0])]
 
 
-_def("embedding", 80, ["weight", "indices"], [], _embedding_infer, lambda i, a: [i[0][i[1]]],
-     doc="Row gather from a 2-D table (any dtype; also lowers constant advanced indexing); an index out of "
-         "range is a run-time error, never a read.")
+_def(
+    "embedding",
+    80,
+    ["weight", "indices"],
+    [],
+    _embedding_infer,
+    lambda i, a: [i[0][i[1]]],
+    doc="Row gather from a 2-D table (any dtype; also lowers constant advanced indexing); an index out of "
+    "range is a run-time error, never a read.",
+)
 
 
 def _sdpa_infer(s: list[Shape], d: list[DType], a: Attrs) -> list[tuple[Shape, DType]]:
@@ -693,10 +916,16 @@ def _sdpa_ref(i: list[np.ndarray], a: Attrs) -> list[np.ndarray]:
     return [f32(p @ v)]
 
 
-_def("sdpa", 81, ["q", "k", "v", "mask?"], [AttrSpec("is_causal", "int", 0), AttrSpec("scale", "float", 0.0)],
-     _sdpa_infer, _sdpa_ref,
-     doc="Scaled dot-product attention; mask is bool (keep) or additive float; scale 0 means 1/sqrt(E). "
-         "A row whose every score is masked gives zeros.")
+_def(
+    "sdpa",
+    81,
+    ["q", "k", "v", "mask?"],
+    [AttrSpec("is_causal", "int", 0), AttrSpec("scale", "float", 0.0)],
+    _sdpa_infer,
+    _sdpa_ref,
+    doc="Scaled dot-product attention; mask is bool (keep) or additive float; scale 0 means 1/sqrt(E). "
+    "A row whose every score is masked gives zeros.",
+)
 
 
 def infer(op: OpDef, shapes: list[Shape], dtypes: list[DType], attrs: Attrs) -> list[tuple[Shape, DType]]:
@@ -726,7 +955,7 @@ def encode_attrs(op: OpDef, attrs: Attrs) -> list[int]:
             if len(vals) > spec.length:
                 raise ValueError(f"{op.name}.{spec.name} has {len(vals)} values, at most {spec.length}")
             default = list(spec.default) if spec.default else []
-            vals = vals + default[len(vals):] + [0] * (spec.length - max(len(vals), len(default)))
+            vals = vals + default[len(vals) :] + [0] * (spec.length - max(len(vals), len(default)))
             slots.extend(vals[: spec.length])
     assert len(slots) == op.n_slots
     return slots
@@ -743,7 +972,7 @@ def decode_attrs(op: OpDef, slots: Sequence[int]) -> Attrs:
             out[spec.name] = float(np.array(slots[pos], np.int64).view(np.float64))
             pos += 1
         else:
-            out[spec.name] = tuple(int(v) for v in slots[pos: pos + spec.length])
+            out[spec.name] = tuple(int(v) for v in slots[pos : pos + spec.length])
             pos += spec.length
     return out
 
@@ -754,4 +983,3 @@ def ops_markdown() -> str:
         attrs = ", ".join(a.name for a in op.attrs) or "-"
         rows.append(f"| {op.id} | {op.name} | {', '.join(op.inputs)} | {attrs} | {op.doc} |")
     return "\n".join(rows)
-

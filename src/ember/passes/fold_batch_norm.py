@@ -32,8 +32,11 @@ def fold_batch_norm(graph: Graph) -> Graph:
         w = w * s.reshape((-1,) + (1,) * (w.ndim - 1))
         b = prod.inputs[2].data.astype(np.float64) if len(prod.inputs) > 2 else np.zeros_like(s)  # type: ignore[union-attr]
         b = (b - mean) * s + beta
-        prod.inputs = [prod.inputs[0], graph.const(w.astype(np.float32), prod.inputs[1].name + "_bnfold"),
-                       graph.const(b.astype(np.float32), prod.name + "_bias_bnfold")]
+        prod.inputs = [
+            prod.inputs[0],
+            graph.const(w.astype(np.float32), prod.inputs[1].name + "_bnfold"),
+            graph.const(b.astype(np.float32), prod.name + "_bias_bnfold"),
+        ]
         graph.replace_uses(bn.outputs[0], x)
         removed.add(id(bn))
     graph.nodes = [n for n in graph.nodes if id(n) not in removed]

@@ -36,7 +36,11 @@ def fuse_activation(graph: Graph) -> Graph:
         prod = x.producer
         if prod is None or prod.op not in FUSIBLE_PRODUCERS or id(prod) in removed or x.dtype != DType.F32:
             continue
-        if prod.attrs.get("act", Act.NONE) != Act.NONE or len(consumers.get(x.uid, [])) != 1 or x.uid in outputs:
+        if (
+            prod.attrs.get("act", Act.NONE) != Act.NONE
+            or len(consumers.get(x.uid, [])) != 1
+            or x.uid in outputs
+        ):
             continue
         if prod.op in ("add", "sub", "mul") and prod.outputs[0].shape != node.outputs[0].shape:
             continue

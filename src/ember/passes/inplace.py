@@ -11,8 +11,30 @@ from ember.ir.graph import NODE_INPLACE, Graph
 from ember.passes.buffers import buffer_groups
 
 INPLACE_OPS = {
-    "add", "sub", "mul", "div", "maximum", "minimum", "relu", "sigmoid", "tanh", "silu", "gelu", "hardswish",
-    "hardsigmoid", "sqrt", "rsqrt", "exp", "log", "neg", "abs", "sin", "cos", "erf", "reciprocal", "clamp",
+    "add",
+    "sub",
+    "mul",
+    "div",
+    "maximum",
+    "minimum",
+    "relu",
+    "sigmoid",
+    "tanh",
+    "silu",
+    "gelu",
+    "hardswish",
+    "hardsigmoid",
+    "sqrt",
+    "rsqrt",
+    "exp",
+    "log",
+    "neg",
+    "abs",
+    "sin",
+    "cos",
+    "erf",
+    "reciprocal",
+    "clamp",
 }
 
 

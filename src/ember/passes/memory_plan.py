@@ -46,6 +46,8 @@ def plan_memory(graph: Graph) -> MemoryPlan:
         offset_of[b.root.uid] = off
     arena = max((o + s for o, s, _, _ in placed), default=0)
     steps = range(-1, len(graph.nodes) + 1)
-    lower = max((sum(align(b.nbytes) for b in bufs.values() if b.first <= t <= b.last) for t in steps), default=0)
+    lower = max(
+        (sum(align(b.nbytes) for b in bufs.values() if b.first <= t <= b.last) for t in steps), default=0
+    )
     offsets = {uid: offset_of[r] for uid, r in root.items()}
     return MemoryPlan(offsets, align(arena), lower, len(bufs))

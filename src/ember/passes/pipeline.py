@@ -17,8 +17,14 @@ from ember.program import Program
 
 
 def optimize_graph(graph: Graph) -> Graph:
-    for p in (dead_code_elimination, constant_fold, fold_batch_norm, constant_fold, fuse_activation,
-              dead_code_elimination):
+    for p in (
+        dead_code_elimination,
+        constant_fold,
+        fold_batch_norm,
+        constant_fold,
+        fuse_activation,
+        dead_code_elimination,
+    ):
         graph = p(graph)
     return graph
 
