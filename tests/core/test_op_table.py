@@ -35,3 +35,9 @@ def test_committed_runtime_test_data_is_reproducible(tmp_path: Path) -> None:
     for f in gen.write(tmp_path):
         committed = ROOT / "runtime" / "tests" / "data" / f.name
         assert f.read_bytes() == committed.read_bytes(), f"{f.name} changed: rerun scripts/gen_runtime_test_data.py"
+
+
+def test_ops_doc_is_current() -> None:
+    from ember.ir import gen_ops_doc
+
+    assert gen_ops_doc.main(["--check"]) == 0
