@@ -12,6 +12,7 @@ from ember.errors import EmberError
 # `func=handler(args) -> int` on its parsers. Heavy imports stay inside the handlers.
 _COMMAND_MODULES = (
     "ember.commands.core",
+    "ember.bench.cli",
     "ember.delivery.cli",
     "ember.features.cli",
 )
