@@ -198,3 +198,37 @@ def test_stale_partials_of_superseded_releases_are_removed(env):
     (c.cache / "partial" / ("0" * 64 + ".part")).write_bytes(b"x" * 1000)
     c.update("m")
     assert not list((c.cache / "partial").iterdir())
+
+
+def test_write_failure_with_file_size_limit_in_a_subprocess(env, tmp_path):
+    """Works without root too: RLIMIT_FSIZE makes the kernel fail the download's write (EFBIG), the same
+    path as ENOSPC. The client in a child process reports DiskBudgetError; the old model is intact."""
+    import sys
+    from pathlib import Path
+
+    c = env.client()
+    c.update("m")
+    env.publish("1.1", "big", seed=7, pad=300_000)
+    root = tmp_path / "root.json"
+    root.write_bytes(env.reg.root_bytes_initial)
+    here = Path(__file__).parent
+    code = f"""
+import resource, signal, sys
+sys.path[:0] = [{str(here.parent.parent / "src")!r}, {str(here)!r}]
+from standin import load_npz_model
+from conftest import X86
+from ember.delivery import DeviceClient, DiskBudgetError, SmokeTest
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (100_000, 100_000))
+c = DeviceClient({str(c.cache)!r}, {env.server.url!r}, open({str(root)!r}, "rb").read(), profile=X86,
+                 smoke_test=SmokeTest(load_npz_model), report=False)
+try:
+    c.update("m")
+except DiskBudgetError as exc:
+    print("DiskBudgetError:", exc)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=here)
+    assert "DiskBudgetError: the disk filled up" in out.stdout, out.stderr
+    assert_active(c, env, "v1", 1)
+    assert not list((c.cache / "partial").iterdir())
+    assert c.update("m").release == 2  # without the limit it goes through
