@@ -34,7 +34,8 @@ def test_committed_runtime_test_data_is_reproducible(tmp_path: Path) -> None:
     spec.loader.exec_module(gen)
     for f in gen.write(tmp_path):
         committed = ROOT / "runtime" / "tests" / "data" / f.name
-        assert f.read_bytes() == committed.read_bytes(), f"{f.name} changed: rerun scripts/gen_runtime_test_data.py"
+        hint = f"{f.name} changed: rerun scripts/gen_runtime_test_data.py"
+        assert f.read_bytes() == committed.read_bytes(), hint
 
 
 def test_ops_doc_is_current() -> None:
