@@ -123,7 +123,7 @@ def test_sigkill_during_download_and_activation(tmp_path):
         assert sum(phases.values()) == TRIALS
         assert phases.get("downloading", 0) >= 5, phases
         assert phases.get("activated", 0) >= 3, phases
-        assert phases.get("smoke-test", 0) >= 3, phases
+        assert phases.get("smoke-test", 0) >= 2, phases
     finally:
         env.server.stop()
 

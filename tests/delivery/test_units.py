@@ -70,3 +70,19 @@ def test_rollout_buckets_are_stable_and_uniform():
 )
 def test_parse_range(header, expect):
     assert parse_range(header, 100) == expect
+
+
+@pytest.mark.parametrize(
+    "iface,expect", [("wwan0", True), ("rmnet_data0", True), ("eth0", False), ("wlan0", None)]
+)
+def test_metered_guess_from_default_route(tmp_path, iface, expect):
+    from ember.delivery.device import network_metered
+
+    (tmp_path / "net").mkdir()
+    (tmp_path / "net" / "route").write_text(
+        "Iface\tDestination\tGateway\tFlags\n"
+        f"lo\t0000007F\t00000000\t0001\n{iface}\t00000000\t0100A8C0\t0003\n"
+    )
+    assert network_metered(tmp_path, nmcli=False) is expect
+    (tmp_path / "net" / "route").write_text("Iface\tDestination\n")
+    assert network_metered(tmp_path, nmcli=False) is None

@@ -292,7 +292,16 @@ def _client(args, need_root: bool):
     else:
         root = args.root.read_bytes()
     budget = None if args.disk_budget_mb is None else int(args.disk_budget_mb * 1024 * 1024)
-    return DeviceClient(args.cache, args.server, root, channel=args.channel, disk_budget=budget)
+    from ember.delivery.device import network_metered
+
+    return DeviceClient(
+        args.cache,
+        args.server,
+        root,
+        channel=args.channel,
+        disk_budget=budget,
+        network_metered=network_metered,
+    )
 
 
 def _device_update(args) -> int:

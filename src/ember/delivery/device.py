@@ -110,3 +110,48 @@ def detect(
         format_version=int(format_version if format_version is not None else fmt_version),
         arch=platform.machine(),
     )
+
+
+_CELLULAR = ("wwan", "rmnet", "ppp", "ccmni", "usb")  # modems and tethering
+_WIRED = ("eth", "en")
+
+
+def network_metered(proc: Path = Path("/proc"), nmcli: bool = True) -> bool | None:
+    """Best guess whether the default route is metered: NetworkManager's verdict when `nmcli` is
+    there, else by the interface name (cellular -> True, wired -> False). None when unknown (Wi-Fi may
+    be a phone's hotspot), which `update(require_unmetered=True)` treats as metered."""
+    iface = None
+    try:
+        for line in (proc / "net" / "route").read_text().splitlines()[1:]:
+            fields = line.split()
+            if len(fields) > 1 and fields[1] == "00000000":  # default route
+                iface = fields[0]
+                break
+    except OSError:
+        return None
+    if iface is None:
+        return None
+    if nmcli:
+        import shutil
+        import subprocess
+
+        exe = shutil.which("nmcli")
+        if exe:
+            try:
+                out = subprocess.run(
+                    [exe, "-t", "-g", "GENERAL.METERED", "device", "show", iface],
+                    capture_output=True,
+                    text=True,
+                    timeout=2,
+                ).stdout.strip()
+            except (OSError, subprocess.SubprocessError):
+                out = ""
+            if out.startswith("yes"):
+                return True
+            if out.startswith("no"):
+                return False
+    if iface.startswith(_CELLULAR):
+        return True
+    if iface.startswith(_WIRED):
+        return False
+    return None
