@@ -212,3 +212,11 @@ def test_refresh_resigns_what_is_half_expired(tmp_path):
     assert reg.refresh() == ["timestamp"]  # all fresh: only the timestamp
     reg.config.expiry_days.update({"targets": 10.0, "rollout": 10.0, "snapshot": 10.0})  # now > half gone
     assert reg.refresh() == ["rollout", "targets", "snapshot", "timestamp"]
+
+
+def test_second_rollback_does_not_restore_the_bad_release(env):
+    env.publish("1.1", "v2", seed=2)  # release 2, at 100%, turns out bad
+    assert env.reg.rollback("m") == 3  # bytes of 1, replaces 2
+    assert (env.reg.release("m", 3).rollback_of, env.reg.release("m", 3).replaces) == (1, 2)
+    assert env.reg.rollback("m") == 4  # rolling back again skips 2 (replaced) and restores 1 again
+    assert env.reg.release("m", 4).rollback_of == 1

@@ -137,7 +137,8 @@ class ReleaseInfo:
     channel: str
     release: int
     variants: tuple[VariantInfo, ...]
-    rollback_of: int | None = None
+    rollback_of: int | None = None  # a rollback release re-publishes this release's bytes ...
+    replaces: int | None = None  # ... in place of this (bad) one
 
     def to_custom(self) -> dict[str, Any]:
         return {
@@ -148,6 +149,7 @@ class ReleaseInfo:
                 "channel": self.channel,
                 "release": self.release,
                 "rollback_of": self.rollback_of,
+                "replaces": self.replaces,
                 "variants": [v.to_dict() for v in self.variants],
             }
         }
@@ -165,6 +167,7 @@ class ReleaseInfo:
                 release=int(e["release"]),
                 variants=tuple(VariantInfo.from_dict(v) for v in e["variants"]),
                 rollback_of=e.get("rollback_of"),
+                replaces=e.get("replaces"),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise VerificationError(

@@ -463,7 +463,13 @@ class Registry:
             st = self._require_state(model, channel)
             releases = self._releases(model)
             if to_release is None:
-                older = [r for r, info in releases.items() if r < st.release and info.channel == channel]
+                # releases some earlier rollback moved away from are bad: never restore those by default
+                replaced = {info.replaces for info in releases.values() if info.replaces is not None}
+                older = [
+                    r
+                    for r, info in releases.items()
+                    if r < st.release and info.channel == channel and r not in replaced
+                ]
                 good = st.base if (st.base is not None and st.base < st.release) else None
                 to_release = good if good is not None else max(older, default=None)
                 if to_release is None:
@@ -486,7 +492,9 @@ class Registry:
                 files[new_variant.path] = self._stored_file(v.path, targets[v.path])
                 files[new_variant.smoke_path] = self._stored_file(v.smoke_path, targets[v.smoke_path])
                 infos.append(new_variant)
-            rel = ReleaseInfo(model, old.version, channel, new, tuple(infos), rollback_of=to_release)
+            rel = ReleaseInfo(
+                model, old.version, channel, new, tuple(infos), rollback_of=to_release, replaces=st.release
+            )
             self._add_release(rel, files)
             self._set_rollout(RolloutState(model, channel, new, 100.0, False, new))
             self._commit(["targets", ROLLOUT_ROLE])
