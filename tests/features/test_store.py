@@ -87,6 +87,8 @@ def test_new_file_has_version_and_application_id(tmp_path):
 
 
 def test_migrates_version_1_file_keeping_data(tmp_path):
+    """A v1 file (as the first release wrote it) is migrated step by step: v2 adds served vectors,
+    v3 adds the latest-occurrence table of count_distinct streams, filled from the raw events."""
     p = tmp_path / "v1.db"
     c = sqlite3.connect(p, isolation_level=None)
     c.execute("PRAGMA journal_mode=WAL")
@@ -96,17 +98,28 @@ def test_migrates_version_1_file_keeping_data(tmp_path):
     c.execute("PRAGMA user_version = 1")
     c.execute("INSERT INTO event_types(name) VALUES ('click')")
     c.execute("INSERT INTO entities(name) VALUES ('u')")
-    c.execute("INSERT INTO events(ev, ent, ts, value, attrs) VALUES (1, 1, ?, 2.0, NULL)", (int(NOW * US),))
+    c.execute("INSERT INTO streams(ev, filter, scope, dkey) VALUES (1, '', 'entity', 'attrs.k')")
+    for i, k in enumerate(["a", "b", "a"]):
+        c.execute(
+            "INSERT INTO events(ev, ent, ts, value, attrs) VALUES (1, 1, ?, 2.0, ?)",
+            (int(NOW * US) - i, f'{{"k":"{k}"}}'),
+        )
     c.close()
     with pytest.raises(SchemaVersionError, match="older"):
         FeatureStore(p, readonly=True)
     fs = FeatureStore(p)
-    spec = FeatureSpec("m", [Feature("s", event="click", agg="sum", window="1d")])
-    np.testing.assert_array_equal(fs.vector(spec, "u", at=NOW), [2.0])
+    spec = FeatureSpec(
+        "m",
+        [
+            Feature("s", event="click", agg="sum", window="1d"),
+            Feature("d", event="click", agg="count_distinct", key="attrs.k", window="1d"),
+        ],
+    )
+    np.testing.assert_array_equal(fs.vector(spec, "u", at=NOW), [6.0, 2.0])
     fs.vector(spec, "u", at=NOW, record=True)  # the table added by the v2 migration works
     assert len(fs.served()) == 1
     fs.close()
-    assert sqlite3.connect(p).execute("PRAGMA user_version").fetchone()[0] == 2
+    assert sqlite3.connect(p).execute("PRAGMA user_version").fetchone()[0] == sch.SCHEMA_VERSION == 3
 
 
 def test_newer_schema_is_refused_and_file_untouched(tmp_path):

@@ -9,8 +9,10 @@ crash mid-migration leaves the old version intact.
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -19,8 +21,7 @@ from typing import TypeVar
 from ember.features.errors import FeatureStoreError, SchemaVersionError
 
 APPLICATION_ID = 0x454D4246  # "EMBF"
-SCHEMA_VERSION = 2
-SQLITE_MAGIC = b"SQLite format 3\x00"
+SCHEMA_VERSION = 3
 T = TypeVar("T")
 
 # Version 1: events, time buckets, specs, retention log.
@@ -71,8 +72,58 @@ CREATE TABLE served (
 CREATE INDEX served_by_spec ON served(spec, version, ts);
 """
 
-# MIGRATIONS[i] takes a file from version i to version i + 1.
-MIGRATIONS: tuple[str, ...] = (_V1, _V2)
+# Version 3: latest occurrence of every distinct key, so count_distinct at "now" is one index count.
+_V3 = """
+CREATE TABLE dlast (
+  stream INTEGER NOT NULL, ent INTEGER NOT NULL, k TEXT NOT NULL, last_ts INTEGER NOT NULL,
+  PRIMARY KEY (stream, ent, k)
+) WITHOUT ROWID;
+CREATE INDEX dlast_by_time ON dlast(stream, ent, last_ts);
+"""
+
+
+def _v3(conn: sqlite3.Connection) -> None:
+    for stmt in _statements(_V3):
+        conn.execute(stmt)
+    streams = conn.execute("SELECT id FROM streams WHERE dkey != ''").fetchall()
+    for (sid,) in streams:
+        fill_dlast(conn, sid)
+
+
+def fill_dlast(conn: sqlite3.Connection, sid: int) -> None:
+    """(Re)build the latest-occurrence table of one count_distinct stream from the raw events."""
+    from ember.features.spec import distinct_key, matches, where_from_json
+
+    ev, filt, scope, dkey = conn.execute(
+        "SELECT ev, filter, scope, dkey FROM streams WHERE id = ?", (sid,)
+    ).fetchone()
+    where = where_from_json(filt)
+    horizon = conn.execute("SELECT horizon FROM event_types WHERE id = ?", (ev,)).fetchone()[0]
+    latest: dict[tuple[int, str], int] = {}
+    cur = conn.execute(
+        "SELECT e.ent, n.name, e.ts, e.value, e.attrs FROM events e JOIN entities n ON n.id = e.ent "
+        "WHERE e.ev = ? AND e.ts >= ?",
+        (ev, horizon),
+    )
+    for ent, name, ts, value, aj in cur:
+        attrs = json.loads(aj) if aj else None
+        if where and not matches(attrs, where):
+            continue
+        k = distinct_key(dkey, name, value, attrs)
+        if k is None:
+            continue
+        key = (0 if scope == "any" else ent, k)
+        if latest.get(key, ts - 1) < ts:
+            latest[key] = ts
+    conn.execute("DELETE FROM dlast WHERE stream = ?", (sid,))
+    conn.executemany(
+        "INSERT INTO dlast(stream, ent, k, last_ts) VALUES (?,?,?,?)",
+        [(sid, e, k, t) for (e, k), t in latest.items()],
+    )
+
+
+# MIGRATIONS[i] takes a file from version i to version i + 1: a SQL script or a function.
+MIGRATIONS: tuple[str | Callable[[sqlite3.Connection], None], ...] = (_V1, _V2, _v3)
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
 
@@ -102,17 +153,16 @@ def retry_locked(fn: Callable[[], T], timeout: float, what: str, path: str) -> T
             delay = min(delay * 2, 0.05)
 
 
-def check_file(path: Path) -> None:
-    """Refuse a file that exists but is not SQLite, without opening it for writing."""
-    if not path.exists() or path.stat().st_size == 0:
-        return
-    with open(path, "rb") as f:
-        head = f.read(16)
-    if head != SQLITE_MAGIC:
-        raise FeatureStoreError(
-            f"{path} is not a SQLite database (its first bytes are {head[:16]!r}); expected a feature store "
-            f"created by ember.features.FeatureStore — check the path"
-        )
+def not_sqlite(path: Path) -> FeatureStoreError:
+    return FeatureStoreError(
+        f"{path} is not a SQLite database (SQLite says: file is not a database); expected a feature store "
+        f"created by ember.features.FeatureStore — check the path"
+    )
+
+
+# Never open() the database file from Python to peek at it: closing any descriptor of a file drops
+# every POSIX lock this process holds on it, including the locks of open SQLite connections, which
+# is how SQLite databases get corrupted (https://www.sqlite.org/howtocorrupt.html, section 2.2).
 
 
 def read_versions(conn: sqlite3.Connection) -> tuple[int, int, int]:
@@ -143,8 +193,12 @@ def migrate(conn: sqlite3.Connection, path: Path, target: int = SCHEMA_VERSION) 
         app, ver, ntables = read_versions(conn)  # re-read under the write lock: another process may have won
         refuse_if_foreign(path, app, ver, ntables)
         for step in range(ver, target):
-            for stmt in _statements(MIGRATIONS[step]):
-                conn.execute(stmt)
+            step_fn = MIGRATIONS[step]
+            if callable(step_fn):
+                step_fn(conn)
+            else:
+                for stmt in _statements(step_fn):
+                    conn.execute(stmt)
         if ver < target:
             conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
             conn.execute(f"PRAGMA user_version = {target}")
@@ -162,9 +216,45 @@ def _statements(script: str) -> list[str]:
     return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
 
 
+def create(path: Path) -> None:
+    """Create a new store atomically: build it in a temporary file, then hard-link it into place.
+
+    Several processes opening a new path at once would otherwise race on the first page (page
+    size, auto_vacuum, WAL flag); this way every one of them opens a complete file.
+    """
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.new")
+    try:
+        c = sqlite3.connect(os.fspath(tmp), isolation_level=None)
+        try:
+            c.execute("PRAGMA auto_vacuum = INCREMENTAL")  # only takes effect before the first table
+            c.execute("PRAGMA journal_mode = WAL")
+            migrate(c, path)
+        finally:
+            c.close()  # the last connection checkpoints the WAL into the file
+        try:
+            if path.exists() and path.stat().st_size == 0:
+                os.replace(tmp, path)  # an empty placeholder file: nothing to lose
+            else:
+                os.link(tmp, path)  # fails if another process created it first: theirs wins
+        except FileExistsError:
+            pass
+    finally:
+        for suffix in ("", "-wal", "-shm"):
+            try:
+                os.unlink(f"{tmp}{suffix}")
+            except FileNotFoundError:
+                pass
+
+
 def connect(path: Path, *, readonly: bool, sync: str, timeout: float) -> sqlite3.Connection:
     """Open (creating if allowed), check the version, migrate, and apply the connection settings."""
-    check_file(path)
+    if not readonly and (not path.exists() or path.stat().st_size == 0):
+        try:
+            create(path)
+        except OSError as exc:
+            raise FeatureStoreError(
+                f"cannot create feature store {path}: {exc}; check that the directory exists and is writable"
+            ) from None
     if readonly:
         if not path.exists():
             raise FeatureStoreError(
@@ -181,7 +271,13 @@ def connect(path: Path, *, readonly: bool, sync: str, timeout: float) -> sqlite3
             cached_statements=512,
         )
     try:
-        refuse_if_foreign(path, *read_versions(conn))
+        try:
+            versions = read_versions(conn)
+        except sqlite3.DatabaseError as exc:
+            if "not a database" in str(exc):
+                raise not_sqlite(path) from None
+            raise
+        refuse_if_foreign(path, *versions)
         if readonly:
             _, ver, _ = read_versions(conn)
             if ver < SCHEMA_VERSION:
@@ -192,8 +288,6 @@ def connect(path: Path, *, readonly: bool, sync: str, timeout: float) -> sqlite3
                 )
             return conn
         conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
-        if read_versions(conn)[2] == 0:
-            conn.execute("PRAGMA auto_vacuum = INCREMENTAL")  # only takes effect before the first table
         mode = retry_locked(
             lambda: conn.execute("PRAGMA journal_mode = WAL").fetchone()[0], timeout, "open", str(path)
         )

@@ -89,6 +89,10 @@ class _Stream:
     scope: str
     dkey: str
 
+    @property
+    def any(self) -> bool:
+        return self.scope == "any"
+
 
 @dataclass
 class _Group:
@@ -97,6 +101,12 @@ class _Group:
     stream: _Stream
     window_us: int | None
     n: int = 1
+
+    @property
+    def top(self) -> int:
+        """The coarsest bucket level a window of this length can contain whole."""
+        w = self.window_us
+        return max(lvl for lvl, g in enumerate(bk.GRANULARITIES) if w is None or g <= w or lvl == 0)
 
 
 @dataclass
@@ -108,6 +118,7 @@ class _Plan:
     rows_sql: str | None
     dist_sql: str | None
     slow_last: list[_Group]  # filtered last/last_n: scanned in Python until n matches
+    by_gid: dict[int, _Group]
 
 
 def _seconds(x: Any, what: str) -> float:
@@ -344,7 +355,7 @@ class FeatureStore:
             if not isinstance(attrs, Mapping) or not all(type(k) is str for k in attrs):
                 raise FeatureStoreError(f"attrs must be a dict with string keys, found {attrs!r}")
             try:
-                aj = json.dumps(attrs, sort_keys=True, separators=(",", ":"), allow_nan=False)
+                aj = _ENC.encode(attrs)
             except (TypeError, ValueError) as exc:
                 raise FeatureStoreError(
                     f"attrs must be JSON-serializable with finite numbers: {exc}"
@@ -389,8 +400,7 @@ class FeatureStore:
 
     def _write_records(self, conn: sqlite3.Connection, recs: list[tuple], served: list[tuple]) -> None:
         rows = []
-        deltas: dict[tuple, list] = {}
-        dks: set[tuple] = set()
+        acc = _Acc()
         ev_cache, ent_cache, streams_by_ev = self._ev, self._ent, self._streams
         for event, entity, ts, value, aj, attrs in recs:
             ev = ev_cache.get(event) or self._ev_id(conn, event)
@@ -398,12 +408,9 @@ class FeatureStore:
             rows.append((ev, ent, ts, value, aj))
             streams = streams_by_ev.get(ev)
             if streams:
-                _accumulate(streams, ent, entity, ts, value, attrs, deltas, dks)
+                acc.add(streams, ent, entity, ts, value, attrs)
         conn.executemany("INSERT INTO events(ev, ent, ts, value, attrs) VALUES (?,?,?,?,?)", rows)
-        if deltas:
-            conn.executemany(_UPSERT, [(*k, *v) for k, v in deltas.items()])
-        if dks:
-            conn.executemany(_DINSERT, dks)
+        acc.write(conn)
         if served:
             conn.executemany(
                 "INSERT INTO served(ts, spec, version, spec_hash, entity, vector) VALUES (?,?,?,?,?,?)",
@@ -440,7 +447,9 @@ class FeatureStore:
             self._plans_by_hash[h] = p
         if len(self._plans) > 256:
             self._plans.clear()
-        self._plans[id(spec)] = _Plan(spec, p.groups, p.slots, p.num_sql, p.rows_sql, p.dist_sql, p.slow_last)
+        self._plans[id(spec)] = _Plan(
+            spec, p.groups, p.slots, p.num_sql, p.rows_sql, p.dist_sql, p.slow_last, p.by_gid
+        )
         return self._plans[id(spec)]
 
     def _lookup_streams(self, conn: sqlite3.Connection, spec: FeatureSpec) -> dict[tuple, _Stream]:
@@ -504,18 +513,16 @@ class FeatureStore:
 
     def _backfill(self, conn: sqlite3.Connection, s: _Stream) -> None:
         """Build the buckets of a new stream from the raw events already in the file."""
-        deltas: dict[tuple, list] = {}
-        dks: set[tuple] = set()
+        acc = _Acc()
         cur = conn.execute(
             "SELECT e.ent, n.name, e.ts, e.value, e.attrs FROM events e JOIN entities n ON n.id = e.ent "
             "WHERE e.ev = ? AND e.ts >= ?",
             (s.ev, self._horizon.get(s.ev, NEG_INF)),
         )
-        for ent, name, ts, value, aj in cur:
-            _accumulate((s,), ent, name, ts, value, json.loads(aj) if aj else None, deltas, dks)
-            if len(deltas) + len(dks) > 200_000:
-                _write_buckets(conn, deltas, dks)
-        _write_buckets(conn, deltas, dks)
+        while rows := cur.fetchmany(20_000):
+            for ent, name, ts, value, aj in rows:
+                acc.add((s,), ent, name, ts, value, json.loads(aj) if aj else None)
+            acc.write(conn)
 
     # -- reading ---------------------------------------------------------------------------------
     def vector(
@@ -558,94 +565,93 @@ class FeatureStore:
         rows_p: list[Any] = []
         dist_p: list[Any] = []
         ranges: dict[int, tuple[int, int]] = {}
+        horizons = self._horizon
         for g in plan.groups:
             s = g.stream
-            horizon = self._horizon.get(s.ev, NEG_INF)
+            horizon = horizons.get(s.ev, NEG_INF)
             if g.window_us is None:
                 a = NEG_INF if g.kind == "last" else horizon
             else:
                 a = max(at_us - g.window_us + 1, horizon)
             ranges[g.gid] = (a, b_end)
-            e = () if s.scope == "any" else (ent,)
+            e = () if s.any else (ent,)
             if g.kind == "last":
                 if not s.where:
                     rows_p += (*e, a, b_end)
                 continue
+            if g.kind == "dist":
+                dist_p += (*e, a, b_end, *e)
+                continue
             dp = decomp.get((a, b_end))
             if dp is None:
                 dp = decomp[(a, b_end)] = bk.decompose(a, b_end)
-            slots = [(1, 0)] * (2 * bk.LEVELS)
-            used = [0] * bk.LEVELS
+            top = g.top
+            slots = [(1, 0)] * (2 * top + 1)
+            used = [0] * (top + 1)
             for lvl, lo, hi in dp.runs:
                 slots[2 * lvl + used[lvl]] = (lo, hi)
                 used[lvl] += 1
-            raw = list(dp.raw) + [(1, 0)] * (2 - len(dp.raw))
-            target = dist_p if g.kind == "dist" else num_p
             for lo, hi in slots:
+                num_p += (*e, lo, hi)
+            raw = list(dp.raw) + [(1, 0)] * (2 - len(dp.raw))
+            target = rows_p if s.where else num_p
+            for lo, hi in raw:
                 target += (*e, lo, hi)
-            if g.kind == "dist" or s.where:
-                for lo, hi in raw:
-                    rows_p += (*e, lo, hi)
-            else:
-                for lo, hi in raw:
-                    num_p += (*e, lo, hi)
         num: dict[int, list] = {}
         if plan.num_sql:
             for gid, c, sm, mn, mx in conn.execute(plan.num_sql, num_p):
                 num[gid] = [c, sm, mn, mx]
-        keys: dict[int, set] = {}
+        groups = plan.by_gid
+        dist: dict[int, int] = {}
         if plan.dist_sql:
-            for gid, k in conn.execute(plan.dist_sql, dist_p):
-                keys.setdefault(gid, set()).add(k)
+            for gid, n, latest in conn.execute(plan.dist_sql, dist_p):
+                if (
+                    latest is not None and latest >= b_end
+                ):  # a key recurs after `at`: count the slow, exact way
+                    n = self._slow_distinct(conn, groups[gid], ent, *ranges[gid])
+                dist[gid] = n
         lasts: dict[int, list] = {}
         if plan.rows_sql:
-            groups = {g.gid: g for g in plan.groups}
-            for gid, ts, seq, value, aj, name in conn.execute(plan.rows_sql, rows_p):
+            for gid, ts, seq, value, aj in conn.execute(plan.rows_sql, rows_p):
                 g = groups[gid]
                 if g.kind == "last":
                     lasts.setdefault(gid, []).append((ts, seq, value))
                     continue
-                attrs = json.loads(aj) if aj else None
-                if not matches(attrs, g.stream.where):
+                if not matches(json.loads(aj) if aj else None, g.stream.where):
                     continue
-                if g.kind == "dist":
-                    k = distinct_key(g.stream.dkey, name, value, attrs)
-                    if k is not None:
-                        keys.setdefault(gid, set()).add(k)
+                acc = num.get(gid)
+                if acc is None:
+                    num[gid] = [1, value, value, value]
                 else:
-                    acc = num.get(gid)
-                    if acc is None or acc[0] is None:
-                        num[gid] = [1, value, value, value]
-                    else:
-                        acc[0] += 1
-                        acc[1] += value
-                        acc[2] = min(acc[2], value)
-                        acc[3] = max(acc[3], value)
+                    acc[0] += 1
+                    acc[1] += value
+                    acc[2] = min(acc[2], value)
+                    acc[3] = max(acc[3], value)
         for g in plan.slow_last:
             lasts[g.gid] = self._scan_last(conn, g, ent, *ranges[g.gid])
         vals: list[float] = []
         for f, g in plan.slots:
-            if g.kind == "num":
+            kind = g.kind
+            if kind == "num":
                 acc = num.get(g.gid)
                 if not acc or not acc[0]:
                     vals.append(f.default)
                     continue
                 c, sm, mn, mx = acc
                 agg = f.agg
-                vals.append(
-                    float(c)
-                    if agg == "count"
-                    else sm
-                    if agg == "sum"
-                    else sm / c
-                    if agg == "mean"
-                    else mn
-                    if agg == "min"
-                    else mx
-                )
-            elif g.kind == "dist":
-                ks = keys.get(g.gid)
-                vals.append(float(len(ks)) if ks else f.default)
+                if agg == "count":
+                    vals.append(float(c))
+                elif agg == "sum":
+                    vals.append(sm)
+                elif agg == "mean":
+                    vals.append(sm / c)
+                elif agg == "min":
+                    vals.append(mn)
+                else:
+                    vals.append(mx)
+            elif kind == "dist":
+                n = dist.get(g.gid)
+                vals.append(float(n) if n else f.default)
             else:
                 got = lasts.get(g.gid, [])
                 if len(got) > 1:
@@ -654,6 +660,34 @@ class FeatureStore:
                 vals.extend(r[2] for r in got[:width])
                 vals.extend([f.default] * (width - min(width, len(got))))
         return np.array(vals, dtype=np.float32)
+
+    def _slow_distinct(self, conn: sqlite3.Connection, g: _Group, ent: int, a: int, b: int) -> int:
+        """count_distinct from the distinct-key buckets and raw edges (used when `at` is in the past)."""
+        s = g.stream
+        ent_sql, e = ("ent = 0", ()) if s.any else ("ent = ?", (ent,))
+        keys: set[str] = set()
+        dp = bk.decompose(a, b)
+        for lvl, lo, hi in dp.runs:
+            cur = conn.execute(
+                f"SELECT DISTINCT k FROM dbuckets WHERE stream = ? AND {ent_sql} AND lvl = ? "
+                "AND b BETWEEN ? AND ?",
+                (s.id, *e, lvl, lo, hi),
+            )
+            keys.update(k for (k,) in cur)
+        raw_ent = "" if s.any else " AND e.ent = ?"
+        for lo, hi in dp.raw:
+            cur = conn.execute(
+                "SELECT n.name, e.value, e.attrs FROM events e JOIN entities n ON n.id = e.ent "
+                f"WHERE e.ev = ?{raw_ent} AND e.ts >= ? AND e.ts < ?",
+                (s.ev, *e, lo, hi),
+            )
+            for name, value, aj in cur:
+                attrs = json.loads(aj) if aj else None
+                if matches(attrs, s.where):
+                    k = distinct_key(s.dkey, name, value, attrs)
+                    if k is not None:
+                        keys.add(k)
+        return len(keys)
 
     def _scan_last(self, conn: sqlite3.Connection, g: _Group, ent: int, a: int, b: int) -> list:
         s = g.stream
@@ -824,6 +858,8 @@ class FeatureStore:
                     conn.execute(
                         f"DELETE FROM {table} WHERE stream = ? AND lvl = ? AND b < ?", (s.id, lvl, first_kept)
                     )
+                if s.dkey:
+                    conn.execute("DELETE FROM dlast WHERE stream = ? AND last_ts < ?", (s.id, h))
         return conn.total_changes - before
 
     def _evict_oldest_tx(self, conn: sqlite3.Connection) -> EvictionReport | None:
@@ -869,57 +905,31 @@ class FeatureStore:
         if not row:
             return 0, n_served, 0
         ent = row[0]
-        n_events = rebuilt = 0
+        n_events = 0
+        touched = []
         for ev in list(self._ev_names):
-            touched = {
-                (lvl, ts // g)
-                for (ts,) in conn.execute("SELECT ts FROM events WHERE ev = ? AND ent = ?", (ev, ent))
-                for lvl, g in enumerate(bk.GRANULARITIES)
-            }
-            if not touched:
-                continue
             before = conn.total_changes
             conn.execute("DELETE FROM events WHERE ev = ? AND ent = ?", (ev, ent))
-            n_events += conn.total_changes - before
-            for s in self._streams.get(ev, []):
-                if s.scope == "any":
-                    rebuilt += self._rebuild_any(conn, s, touched)
-        for s in (s for ss in self._streams.values() for s in ss if s.scope == "entity"):
-            conn.execute(
-                f"DELETE FROM {'dbuckets' if s.dkey else 'buckets'} WHERE stream = ? AND ent = ?", (s.id, ent)
-            )
+            if conn.total_changes > before:
+                n_events += conn.total_changes - before
+                touched.append(ev)
         conn.execute("DELETE FROM entities WHERE id = ?", (ent,))
+        rebuilt = 0
+        for ev in touched:
+            for s in self._streams.get(ev, []):
+                if s.any:  # all-entity buckets held this entity's events: rebuild them from what is left
+                    self._clear_stream(conn, s)
+                    self._backfill(conn, s)
+                    rebuilt += 1
+        for s in (s for ss in self._streams.values() for s in ss if not s.any):
+            for table in ("dbuckets", "dlast") if s.dkey else ("buckets",):
+                conn.execute(f"DELETE FROM {table} WHERE stream = ? AND ent = ?", (s.id, ent))
         self._bump_gen(conn)
         return n_events, n_served, rebuilt
 
-    def _rebuild_any(self, conn: sqlite3.Connection, s: _Stream, touched: set[tuple[int, int]]) -> int:
-        """Recompute the all-entity buckets that held a forgotten entity's events, from the raw left."""
-        table = "dbuckets" if s.dkey else "buckets"
-        for lvl, b in touched:
-            conn.execute(
-                f"DELETE FROM {table} WHERE stream = ? AND ent = 0 AND lvl = ? AND b = ?", (s.id, lvl, b)
-            )
-        deltas: dict[tuple, list] = {}
-        dks: set[tuple] = set()
-        horizon = self._horizon.get(s.ev, NEG_INF)
-        for lvl, b in touched:
-            g = bk.GRANULARITIES[lvl]
-            lo, hi = max(b * g, horizon), (b + 1) * g
-            cur = conn.execute(
-                "SELECT e.ent, n.name, e.ts, e.value, e.attrs FROM events e JOIN entities n ON n.id = e.ent "
-                "WHERE e.ev = ? AND e.ts >= ? AND e.ts < ?",
-                (s.ev, lo, hi),
-            )
-            for ent, name, ts, value, aj in cur:
-                d1: dict[tuple, list] = {}
-                k1: set[tuple] = set()
-                _accumulate((s,), ent, name, ts, value, json.loads(aj) if aj else None, d1, k1)
-                for key, v in d1.items():
-                    if key[2] == lvl:
-                        _merge(deltas, key, v)
-                dks.update(k for k in k1 if k[2] == lvl)
-        _write_buckets(conn, deltas, dks)
-        return len(touched)
+    def _clear_stream(self, conn: sqlite3.Connection, s: _Stream) -> None:
+        for table in ("dbuckets", "dlast") if s.dkey else ("buckets",):
+            conn.execute(f"DELETE FROM {table} WHERE stream = ?", (s.id,))
 
     def forget_all(self) -> ForgetReport:
         """Remove every event, entity, bucket and served vector (specs stay); VACUUM; truncate the WAL."""
@@ -931,7 +941,7 @@ class FeatureStore:
             def tx(conn: sqlite3.Connection) -> tuple[int, int]:
                 n = conn.execute("SELECT count(*) FROM events").fetchone()[0]
                 s = conn.execute("SELECT count(*) FROM served").fetchone()[0]
-                for t in ("events", "buckets", "dbuckets", "served", "entities", "evictions"):
+                for t in ("events", "buckets", "dbuckets", "dlast", "served", "entities", "evictions"):
                     conn.execute(f"DELETE FROM {t}")
                 self._bump_gen(conn)
                 return n, s
@@ -1045,23 +1055,46 @@ class FeatureStore:
 
 
 # -- helpers shared by write, backfill and rebuild ---------------------------------------------------
-def _accumulate(streams, ent, entity, ts, value, attrs, deltas, dks) -> None:  # noqa: ANN001
-    ids = [ts // g for g in bk.GRANULARITIES]
-    for s in streams:
-        if s.where and not matches(attrs, s.where):
-            continue
-        e = 0 if s.scope == "any" else ent
-        if s.dkey:
-            k = distinct_key(s.dkey, entity, value, attrs)
-            if k is not None:
-                for lvl, b in enumerate(ids):
-                    dks.add((s.id, e, lvl, b, k))
-            continue
-        for lvl, b in enumerate(ids):
-            key = (s.id, e, lvl, b)
-            d = deltas.get(key)
+_G0 = bk.GRANULARITIES[0]
+_DLAST = (
+    "INSERT INTO dlast(stream, ent, k, last_ts) VALUES (?,?,?,?) "
+    "ON CONFLICT(stream, ent, k) DO UPDATE SET last_ts = max(last_ts, excluded.last_ts)"
+)
+_ENC = json.JSONEncoder(sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
+class _Acc:
+    """Bucket deltas of a batch, kept per minute and rolled up to the coarser levels on write."""
+
+    __slots__ = ("num", "dk", "last")
+
+    def __init__(self) -> None:
+        self.num: dict[tuple, list] = {}  # (stream, ent, minute) -> [count, sum, min, max]
+        self.dk: set[tuple] = set()  # (stream, ent, minute, key)
+        self.last: dict[tuple, int] = {}  # (stream, ent, key) -> latest ts
+
+    def __len__(self) -> int:
+        return len(self.num) + len(self.dk)
+
+    def add(self, streams, ent, entity, ts, value, attrs) -> None:  # noqa: ANN001
+        m = ts // _G0
+        num = self.num
+        for s in streams:
+            if s.where and not matches(attrs, s.where):
+                continue
+            e = 0 if s.any else ent
+            if s.dkey:
+                k = distinct_key(s.dkey, entity, value, attrs)
+                if k is not None:
+                    self.dk.add((s.id, e, m, k))
+                    lk = (s.id, e, k)
+                    if self.last.get(lk, NEG_INF) < ts:
+                        self.last[lk] = ts
+                continue
+            key = (s.id, e, m)
+            d = num.get(key)
             if d is None:
-                deltas[key] = [1, value, value, value]
+                num[key] = [1, value, value, value]
             else:
                 d[0] += 1
                 d[1] += value
@@ -1070,29 +1103,44 @@ def _accumulate(streams, ent, entity, ts, value, attrs, deltas, dks) -> None:  #
                 if value > d[3]:
                     d[3] = value
 
-
-def _merge(deltas: dict, key: tuple, v: list) -> None:
-    d = deltas.get(key)
-    if d is None:
-        deltas[key] = list(v)
-    else:
-        d[0] += v[0]
-        d[1] += v[1]
-        d[2] = min(d[2], v[2])
-        d[3] = max(d[3], v[3])
-
-
-def _write_buckets(conn: sqlite3.Connection, deltas: dict, dks: set) -> None:
-    if deltas:
-        conn.executemany(_UPSERT, [(*k, *v) for k, v in deltas.items()])
-        deltas.clear()
-    if dks:
-        conn.executemany(_DINSERT, dks)
-        dks.clear()
+    def write(self, conn: sqlite3.Connection) -> None:
+        if self.num:
+            rolled: dict[tuple, list] = {}
+            for (sid, e, m), v in self.num.items():
+                t0 = m * _G0
+                for lvl, g in enumerate(bk.GRANULARITIES):
+                    key = (sid, e, lvl, t0 // g)
+                    d = rolled.get(key)
+                    if d is None:
+                        rolled[key] = list(v)
+                    else:
+                        d[0] += v[0]
+                        d[1] += v[1]
+                        if v[2] < d[2]:
+                            d[2] = v[2]
+                        if v[3] > d[3]:
+                            d[3] = v[3]
+            conn.executemany(_UPSERT, [(*k, *v) for k, v in rolled.items()])
+            self.num.clear()
+        if self.dk:
+            rows = {
+                (sid, e, lvl, (m * _G0) // g, k)
+                for sid, e, m, k in self.dk
+                for lvl, g in enumerate(bk.GRANULARITIES)
+            }
+            conn.executemany(_DINSERT, rows)
+            self.dk.clear()
+        if self.last:
+            conn.executemany(_DLAST, [(*k, t) for k, t in self.last.items()])
+            self.last.clear()
 
 
 def _compile(spec: FeatureSpec, streams: dict[tuple, _Stream]) -> _Plan:
-    """Group features by (stream, window) and build the three SQL statements one vector() runs."""
+    """Group features by (stream, window) and build the SQL statements one vector() runs.
+
+    The statement texts are fixed per spec (empty bucket runs are bound as BETWEEN 1 AND 0), so
+    SQLite prepares them once and every vector() only binds numbers.
+    """
     groups: dict[tuple, _Group] = {}
     slots: list[tuple[Feature, _Group]] = []
     for f in spec.features:
@@ -1106,35 +1154,35 @@ def _compile(spec: FeatureSpec, streams: dict[tuple, _Stream]) -> _Plan:
     num_parts, rows_parts, dist_parts, slow = [], [], [], []
     for g in groups.values():
         s = g.stream
-        ent = "ent = 0" if s.scope == "any" else "ent = ?"
-        raw_ent = "" if s.scope == "any" else " AND ent = ?"
+        ent = "ent = 0" if s.any else "ent = ?"
+        raw_ent = "" if s.any else " AND ent = ?"
         if g.kind == "last":
             if s.where:
                 slow.append(g)
             else:
                 rows_parts.append(
-                    f"SELECT * FROM (SELECT {g.gid}, ts, seq, value, attrs, NULL FROM events "
-                    f"WHERE ev = {s.ev}"
-                    f"{raw_ent} AND ts >= ? AND ts < ? ORDER BY ts DESC, seq DESC LIMIT {g.n})"
+                    f"SELECT * FROM (SELECT {g.gid}, ts, seq, value, NULL FROM events "
+                    f"WHERE ev = {s.ev}{raw_ent} AND ts >= ? AND ts < ? "
+                    f"ORDER BY ts DESC, seq DESC LIMIT {g.n})"
                 )
             continue
-        table, cols = (
-            ("dbuckets", "k AS k")
-            if g.kind == "dist"
-            else ("buckets", "cnt AS c, sm AS s, mn AS lo, mx AS hi")
-        )
-        target = dist_parts if g.kind == "dist" else num_parts
-        for slot in range(2 * bk.LEVELS):
-            target.append(
-                f"SELECT {g.gid} AS g, {cols} FROM {table} WHERE stream = {s.id} AND {ent} "
-                f"AND lvl = {slot // 2} "
-                f"AND b BETWEEN ? AND ?"
+        if g.kind == "dist":
+            dist_parts.append(
+                f"SELECT {g.gid}, (SELECT count(*) FROM dlast WHERE stream = {s.id} AND {ent} "
+                f"AND last_ts >= ? "
+                f"AND last_ts < ?), (SELECT max(last_ts) FROM dlast WHERE stream = {s.id} AND {ent})"
             )
-        name = "(SELECT name FROM entities WHERE id = events.ent)" if s.dkey == "entity" else "NULL"
+            continue
+        top = g.top
+        for lvl in [lv for lv in range(top) for _ in range(2)] + [top]:
+            num_parts.append(
+                f"SELECT {g.gid} AS g, cnt AS c, sm AS s, mn AS lo, mx AS hi FROM buckets "
+                f"WHERE stream = {s.id} AND {ent} AND lvl = {lvl} AND b BETWEEN ? AND ?"
+            )
         for _ in range(2):
-            if g.kind == "dist" or s.where:
+            if s.where:
                 rows_parts.append(
-                    f"SELECT {g.gid}, ts, seq, value, attrs, {name} FROM events WHERE ev = {s.ev}{raw_ent} "
+                    f"SELECT {g.gid}, ts, seq, value, attrs FROM events WHERE ev = {s.ev}{raw_ent} "
                     f"AND ts >= ? AND ts < ?"
                 )
             else:
@@ -1147,6 +1195,7 @@ def _compile(spec: FeatureSpec, streams: dict[tuple, _Stream]) -> _Plan:
         if num_parts
         else None
     )
-    dist_sql = "SELECT DISTINCT g, k FROM (" + " UNION ALL ".join(dist_parts) + ")" if dist_parts else None
+    dist_sql = " UNION ALL ".join(dist_parts) if dist_parts else None
     rows_sql = " UNION ALL ".join(rows_parts) if rows_parts else None
-    return _Plan(spec, list(groups.values()), slots, num_sql, rows_sql, dist_sql, slow)
+    gl = list(groups.values())
+    return _Plan(spec, gl, slots, num_sql, rows_sql, dist_sql, slow, {g.gid: g for g in gl})
