@@ -238,9 +238,8 @@ def _status(args) -> int:
         raise RegistryError(f"{args.model!r} is not published in {args.dir}.")
     out = {"channels": [s.__dict__ for s in states]}
     db = reg.path / "reports.sqlite"
-    out.update(
-        ReportStore(db).summary(args.model) if db.exists() else {"releases": {}, "devices_running": {}}
-    )
+    empty = {"releases": {}, "devices_running": {}, "auto_halts": []}
+    out.update(ReportStore(db).summary(args.model) if db.exists() else empty)
     _print(out)
     return 0
 

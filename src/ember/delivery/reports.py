@@ -25,6 +25,15 @@ CREATE TABLE IF NOT EXISTS reports (
     detail TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS reports_release ON reports (model, release, device);
+CREATE TABLE IF NOT EXISTS halts (
+    id INTEGER PRIMARY KEY,
+    ts REAL NOT NULL,
+    model TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    release INTEGER NOT NULL,
+    failed INTEGER NOT NULL,
+    total INTEGER NOT NULL
+);
 """
 
 
@@ -75,6 +84,14 @@ class ReportStore:
             )
         return r
 
+    def add_halt(self, model: str, channel: str, release: int, failed: int, total: int) -> None:
+        """Record an automatic halt (shown by `ember registry status`)."""
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO halts (ts, model, channel, release, failed, total) VALUES (?, ?, ?, ?, ?, ?)",
+                (time.time(), model, channel, release, failed, total),
+            )
+
     def release_health(self, model: str, release: int) -> tuple[int, int]:
         """(devices that reported on this release, of which failed): each device counted once, by its
         latest report."""
@@ -100,7 +117,23 @@ class ReportStore:
                 "WHERE model = ? AND status = 'ok' GROUP BY device) GROUP BY release ORDER BY release",
                 (model,),
             ).fetchall()
+            halts = self._db.execute(
+                "SELECT ts, channel, release, failed, total FROM halts WHERE model = ? ORDER BY id", (model,)
+            ).fetchall()
         releases: dict[int, dict[str, int]] = {}
         for release, status, n in per_release:
             releases.setdefault(release, dict.fromkeys(STATUSES, 0))[status] = n
-        return {"releases": releases, "devices_running": dict(running)}
+        return {
+            "releases": releases,
+            "devices_running": dict(running),
+            "auto_halts": [
+                {
+                    "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts)),
+                    "channel": ch,
+                    "release": rel,
+                    "failed": failed,
+                    "total": total,
+                }
+                for ts, ch, rel, failed, total in halts
+            ],
+        }

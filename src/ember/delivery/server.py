@@ -129,6 +129,7 @@ class DevServer(ThreadingHTTPServer):
                     except DeliveryError:
                         state = None
                 if state is not None:
+                    self.reports.add_halt(r["model"], r["channel"], r["release"], failed, total)
                     self.halts.append(
                         {"model": r["model"], "release": r["release"], "failed": failed, "total": total}
                     )
