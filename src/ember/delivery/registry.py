@@ -398,7 +398,10 @@ class Registry:
         for v in variants:
             check_name("variant", v.name)
             if not Path(v.file).is_file():
-                raise RegistryError(f"variant {v.name}: model file {v.file} does not exist.")
+                raise RegistryError(
+                    f"variant {v.name}: model file {v.file} does not exist; check the file= path "
+                    "(relative paths are taken from the current directory)."
+                )
             _check_smoke_file(Path(v.smoke_file))
         _check_percent(percent)
         with self._transaction():
