@@ -1,0 +1,127 @@
+"""fp32 GEMM M=N=K (default 1024): Ember (a one-node `linear` graph, weights constant) against numpy's
+BLAS sgemm, interleaved, one thread count per process.
+
+Run by compare.py in a subprocess whose environment has OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE removed
+(they are read when OpenBLAS loads and select a slower kernel on this machine); prints one JSON object,
+including which kernel threadpoolctl says OpenBLAS runs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from typing import Any
+
+import numpy as np
+
+
+def blas_info() -> list[dict[str, Any]]:
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return [{"note": "threadpoolctl not installed"}]
+    keep = ("user_api", "internal_api", "version", "architecture", "num_threads", "threading_layer", "prefix")
+    return [
+        {k: v for k, v in d.items() if k in keep} for d in threadpool_info() if d.get("user_api") == "blas"
+    ]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--size", type=int, default=1024)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--runs", type=int, default=50)
+    ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--budget", type=float, default=20.0, help="seconds of timed Ember runs at most")
+    ap.add_argument("--min-runs", type=int, default=5)
+    args = ap.parse_args()
+
+    from ember.bench.stats import summarize
+    from ember.ir.dtypes import DType
+    from ember.ir.graph import Graph
+    from ember.passes.pipeline import compile_graph
+
+    n, t = args.size, args.threads
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((n, n), dtype=np.float32)
+    w = rng.standard_normal((n, n), dtype=np.float32)  # (out, in), as torch.nn.Linear
+    wt = w.T  # numpy: x @ w.T, a transposed-operand sgemm
+
+    g = Graph()
+    xin = g.add_input("x", DType.from_numpy(x.dtype), x.shape)
+    g.outputs = g.add_node("linear", [xin, g.const(w, "weight")])
+    mod = compile_graph(g).load(threads=t)
+
+    try:
+        from threadpoolctl import threadpool_limits
+
+        limiter: Any = threadpool_limits(limits=t, user_api="blas")
+    except ImportError:
+        limiter = None
+
+    ref = x.astype(np.float64) @ w.T.astype(np.float64)
+    y_np = x @ wt
+    y_em = mod(x)[0]
+    scale = float(np.abs(ref).max())
+    err = {"numpy": float(np.abs(y_np - ref).max()), "ember": float(np.abs(y_em - ref).max())}
+
+    def run_np() -> None:
+        np.matmul(x, wt)
+
+    def run_em() -> None:
+        mod(x)
+
+    fns = {"ember": run_em, "numpy": run_np}
+    est: dict[str, float] = {}
+    for key, fn in fns.items():
+        ts = []
+        t_end = time.perf_counter() + 3.0
+        for _ in range(max(1, args.warmup)):
+            t0 = time.perf_counter()
+            fn()
+            ts.append(time.perf_counter() - t0)
+            if time.perf_counter() > t_end:
+                break
+        est[key] = float(np.median(ts))
+    plan = {
+        k: args.runs if est[k] * args.runs <= args.budget else max(args.min_runs, int(args.budget / est[k]))
+        for k in fns
+    }
+    plan = {k: min(v, args.runs) for k, v in plan.items()}
+    samples: dict[str, list[float]] = {k: [] for k in fns}
+    for r in range(args.runs):
+        keys = list(fns)
+        keys = keys[r % len(keys) :] + keys[: r % len(keys)]
+        for k in keys:
+            if (r + 1) * plan[k] // args.runs > r * plan[k] // args.runs:
+                t0 = time.perf_counter_ns()
+                fns[k]()
+                samples[k].append((time.perf_counter_ns() - t0) / 1e6)
+    flops = 2.0 * n * n * n
+    out: dict[str, Any] = {
+        "size": n,
+        "threads": t,
+        "blas": blas_info(),
+        "env": {k: os.environ[k] for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if k in os.environ},
+        "result_scale": scale,
+        "systems": {},
+    }
+    for k, s in samples.items():
+        st = summarize(s)
+        out["systems"][k] = {
+            "stats_ms": st.as_dict(),
+            "gflops_median": flops / (st.median * 1e-3) / 1e9,
+            "max_abs_err_vs_float64": err[k],
+            "runs": len(s),
+            "planned_runs": plan[k],
+        }
+    if limiter is not None:
+        limiter.restore_original_limits()
+    json.dump(out, sys.stdout)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
