@@ -101,12 +101,11 @@ class _Group:
     stream: _Stream
     window_us: int | None
     n: int = 1
+    top: int = 0  # the coarsest bucket level a window of this length can contain whole
 
-    @property
-    def top(self) -> int:
-        """The coarsest bucket level a window of this length can contain whole."""
+    def __post_init__(self) -> None:
         w = self.window_us
-        return max(lvl for lvl, g in enumerate(bk.GRANULARITIES) if w is None or g <= w or lvl == 0)
+        self.top = max(lvl for lvl, g in enumerate(bk.GRANULARITIES) if w is None or g <= w or lvl == 0)
 
 
 @dataclass
@@ -560,8 +559,10 @@ class FeatureStore:
             if r:
                 self._ent[entity] = ent
         b_end = at_us + 1
-        decomp: dict[tuple[int, int], bk.Plan] = {}
-        num_p: list[Any] = []
+        pieces: dict[tuple, tuple] = {}
+        num_b: list[Any] = []  # bucket pieces, then raw edges (per entity, all entities): see _compile
+        num_re: list[Any] = []
+        num_ra: list[Any] = []
         rows_p: list[Any] = []
         dist_p: list[Any] = []
         ranges: dict[int, tuple[int, int]] = {}
@@ -582,24 +583,31 @@ class FeatureStore:
             if g.kind == "dist":
                 dist_p += (*e, a, b_end, *e)
                 continue
-            dp = decomp.get((a, b_end))
-            if dp is None:
-                dp = decomp[(a, b_end)] = bk.decompose(a, b_end)
-            top = g.top
-            slots = [(1, 0)] * (2 * top + 1)
-            used = [0] * (top + 1)
-            for lvl, lo, hi in dp.runs:
-                slots[2 * lvl + used[lvl]] = (lo, hi)
-                used[lvl] += 1
-            for lo, hi in slots:
-                num_p += (*e, lo, hi)
-            raw = list(dp.raw) + [(1, 0)] * (2 - len(dp.raw))
-            target = rows_p if s.where else num_p
-            for lo, hi in raw:
-                target += (*e, lo, hi)
+            key = (a, g.top, s.any)
+            cached = pieces.get(key)
+            if cached is None:
+                dp = bk.decompose(a, b_end)
+                top = g.top
+                slots = [(1, 0)] * (2 * top + 1)
+                used = [0] * (top + 1)
+                for lvl, lo, hi in dp.runs:
+                    slots[2 * lvl + used[lvl]] = (lo, hi)
+                    used[lvl] += 1
+                raw = list(dp.raw) + [(1, 0)] * (2 - len(dp.raw))
+                cached = pieces[key] = (
+                    tuple(x for lo, hi in slots for x in (*e, lo, hi)),
+                    tuple(x for lo, hi in raw for x in (*e, lo, hi)),
+                )
+            num_b += cached[0]
+            if s.where:
+                rows_p += cached[1]
+            elif s.any:
+                num_ra += cached[1]
+            else:
+                num_re += cached[1]
         num: dict[int, list] = {}
         if plan.num_sql:
-            for gid, c, sm, mn, mx in conn.execute(plan.num_sql, num_p):
+            for gid, c, sm, mn, mx in conn.execute(plan.num_sql, num_b + num_re + num_ra):
                 num[gid] = [c, sm, mn, mx]
         groups = plan.by_gid
         dist: dict[int, int] = {}
@@ -1151,7 +1159,8 @@ def _compile(spec: FeatureSpec, streams: dict[tuple, _Stream]) -> _Plan:
             g = groups[key] = _Group(len(groups), kind, streams[f.stream], f.window_us, f.width)
         g.n = max(g.n, f.width)
         slots.append((f, g))
-    num_parts, rows_parts, dist_parts, slow = [], [], [], []
+    bucket_rows, raw_ent_rows, raw_any_rows = [], [], []
+    rows_parts, dist_parts, slow = [], [], []
     for g in groups.values():
         s = g.stream
         ent = "ent = 0" if s.any else "ent = ?"
@@ -1173,23 +1182,39 @@ def _compile(spec: FeatureSpec, streams: dict[tuple, _Stream]) -> _Plan:
                 f"AND last_ts < ?), (SELECT max(last_ts) FROM dlast WHERE stream = {s.id} AND {ent})"
             )
             continue
-        top = g.top
-        for lvl in [lv for lv in range(top) for _ in range(2)] + [top]:
-            num_parts.append(
-                f"SELECT {g.gid} AS g, cnt AS c, sm AS s, mn AS lo, mx AS hi FROM buckets "
-                f"WHERE stream = {s.id} AND {ent} AND lvl = {lvl} AND b BETWEEN ? AND ?"
-            )
+        e = "0" if s.any else "?"
+        for lvl in [lv for lv in range(g.top) for _ in range(2)] + [g.top]:
+            bucket_rows.append(f"({g.gid},{s.id},{e},{lvl},?,?)")
         for _ in range(2):
             if s.where:
                 rows_parts.append(
                     f"SELECT {g.gid}, ts, seq, value, attrs FROM events WHERE ev = {s.ev}{raw_ent} "
                     f"AND ts >= ? AND ts < ?"
                 )
+            elif s.any:
+                raw_any_rows.append(f"({g.gid},{s.ev},?,?)")
             else:
-                num_parts.append(
-                    f"SELECT {g.gid} AS g, 1 AS c, value AS s, value AS lo, value AS hi FROM events "
-                    f"WHERE ev = {s.ev}{raw_ent} AND ts >= ? AND ts < ?"
-                )
+                raw_ent_rows.append(f"({g.gid},{s.ev},?,?,?)")
+    # One join per kind of piece over a VALUES list of ranges: a single cursor seeks range after
+    # range (cheaper than one sub-select per range, and no limit on the number of pieces).
+    num_parts = []
+    if bucket_rows:
+        num_parts.append(
+            f"SELECT r.column1 AS g, b.cnt AS c, b.sm AS s, b.mn AS lo, b.mx AS hi "
+            f"FROM (VALUES {','.join(bucket_rows)}) AS r CROSS JOIN buckets AS b ON b.stream = r.column2 "
+            f"AND b.ent = r.column3 AND b.lvl = r.column4 AND b.b BETWEEN r.column5 AND r.column6"
+        )
+    if raw_ent_rows:
+        num_parts.append(
+            f"SELECT r.column1, 1, e.value, e.value, e.value FROM (VALUES {','.join(raw_ent_rows)}) AS r "
+            f"CROSS JOIN events AS e ON e.ev = r.column2 AND e.ent = r.column3 AND e.ts >= r.column4 "
+            f"AND e.ts < r.column5"
+        )
+    if raw_any_rows:
+        num_parts.append(
+            f"SELECT r.column1, 1, e.value, e.value, e.value FROM (VALUES {','.join(raw_any_rows)}) AS r "
+            f"CROSS JOIN events AS e ON e.ev = r.column2 AND e.ts >= r.column3 AND e.ts < r.column4"
+        )
     num_sql = (
         "SELECT g, sum(c), sum(s), min(lo), max(hi) FROM (" + " UNION ALL ".join(num_parts) + ") GROUP BY g"
         if num_parts
