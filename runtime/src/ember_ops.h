@@ -30,6 +30,7 @@
 #define EMBER_OP_CONV2D 1
 #define EMBER_OP_LINEAR 2
 #define EMBER_OP_MATMUL 3
+#define EMBER_OP_LINEAR_PACKED 4
 #define EMBER_OP_ADD 10
 #define EMBER_OP_SUB 11
 #define EMBER_OP_MUL 12
@@ -104,6 +105,11 @@
 #define EMBER_A_LINEAR_ACT_MAX 2
 #define EMBER_NSLOTS_LINEAR 3
 #define EMBER_NSLOTS_MATMUL 0
+#define EMBER_A_LINEAR_PACKED_N 0
+#define EMBER_A_LINEAR_PACKED_ACT 1
+#define EMBER_A_LINEAR_PACKED_ACT_MIN 2
+#define EMBER_A_LINEAR_PACKED_ACT_MAX 3
+#define EMBER_NSLOTS_LINEAR_PACKED 4
 #define EMBER_A_ADD_ACT 0
 #define EMBER_A_ADD_ACT_MIN 1
 #define EMBER_A_ADD_ACT_MAX 2
@@ -234,6 +240,7 @@
   X(conv2d, 1, 2, 3, 1, 10) \
   X(linear, 2, 2, 3, 1, 3) \
   X(matmul, 3, 2, 2, 1, 0) \
+  X(linear_packed, 4, 2, 3, 1, 4) \
   X(add, 10, 2, 2, 1, 3) \
   X(sub, 11, 2, 2, 1, 3) \
   X(mul, 12, 2, 2, 1, 3) \

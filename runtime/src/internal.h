@@ -22,6 +22,8 @@
 #define EMBER_NODE_ALIAS 1u   /* output is a view of input 0: same bytes, the node does no work */
 #define EMBER_NODE_INPLACE 2u /* output may occupy input 0's bytes (elementwise kernels allow it) */
 
+typedef struct ember_fast_kernel ember_fast_kernel;
+
 typedef struct ember_tensor {
   int32_t dtype;
   int32_t rank;
@@ -42,7 +44,11 @@ typedef struct ember_node {
   const uint32_t *in;  /* tensor indices */
   const uint32_t *out; /* tensor indices */
   const int64_t *attr; /* attribute slots (unaligned-safe copy made at load) */
-  uint64_t scratch;    /* bytes of scratch the kernel asked for */
+  uint64_t scratch;    /* bytes of scratch the reference kernel asked for */
+  const ember_fast_kernel *fast; /* NULL: the reference kernel runs */
+  void *packed;
+  uint64_t packed_bytes;
+  uint64_t fast_scratch; /* per thread */
 } ember_node;
 
 /* What a kernel sees: tensor descriptors with data pointers, attributes, scratch and an error sink. */
@@ -56,6 +62,9 @@ typedef struct ember_kargs {
   int32_t n_attr;
   void *scratch; /* EMBER_ALIGN-aligned, at least the bytes `check` asked for */
   uint32_t flags;
+  const void *packed;        /* fast kernels: what prepare() made at load (e.g. packed weights) */
+  struct ember_pool *pool;   /* fast kernels: the session's thread pool */
+  uint64_t scratch_stride;   /* fast kernels: thread t's scratch is scratch + t * scratch_stride */
   char *err;
   size_t err_len;
 } ember_kargs;
@@ -72,6 +81,20 @@ typedef struct ember_kernel {
   uint32_t dtypes; /* bit (1 << dtype) for each dtype of the keyed input this kernel accepts */
   int32_t key_input; /* which input's dtype selects the kernel (usually 0) */
 } ember_kernel;
+
+/* A fast kernel replaces the reference eval for nodes it applies to. applies() and prepare() run at
+ * load, when constant tensors have data; prepare() may allocate `packed` once (counted in the
+ * program's packed bytes, freed with the program) and reports per-thread scratch. */
+struct ember_fast_kernel {
+  const char *name;
+  int (*applies)(const ember_kargs *a);
+  ember_status (*prepare)(const ember_kargs *a, void **packed, uint64_t *packed_bytes,
+                          uint64_t *scratch_per_thread);
+  ember_eval_fn eval;
+};
+const ember_fast_kernel *ember_fast_kernel_for(int32_t op);
+/* The fast kernel for this node (by op and shapes), or NULL for the reference kernel. */
+const ember_fast_kernel *ember_fast_kernel_select(const ember_kargs *a);
 
 /* The kernel table, indexed by op id (kernels.c). Entries with eval == NULL are not supported. */
 const ember_kernel *ember_kernel_for(int32_t op);

@@ -14,6 +14,7 @@
 static const ember_kernel kTable[EMBER_OP_ID_LIMIT] = {
     K(CONV2D, conv2d, F32),
     K(LINEAR, linear, F32),
+    K(LINEAR_PACKED, linear_packed, F32),
     K(MATMUL, matmul, F32),
     K(ADD, binary, F32 | I32 | I64),
     K(SUB, binary, F32 | I32 | I64),

@@ -77,6 +77,7 @@ void ember_program_free(ember_program *p) {
   if (p->map) munmap(p->map, p->map_len);
 #endif
   free(p->owned);
+  for (uint32_t i = 0; p->nodes && i < p->n_nodes; i++) free(p->nodes[i].packed);
   free(p->tensors);
   free(p->nodes);
   free(p->edges);
@@ -342,7 +343,9 @@ static ember_status check_graph(ember_program *p, char *err, size_t err_len) {
       defined[t] = 1;
     }
   }
-  p->scratch_max = 0;
+  p->scratch_ref = 0;
+  p->scratch_thread = 0;
+  p->packed_bytes = 0;
   for (uint32_t i = 0; i < p->n_nodes; i++) {
     ember_node *nd = &p->nodes[i];
     const op_shape *info = op_info(nd->op);
@@ -403,7 +406,23 @@ static ember_status check_graph(ember_program *p, char *err, size_t err_len) {
       goto done;
     }
     nd->scratch = scratch;
-    if (scratch > p->scratch_max) p->scratch_max = scratch;
+    if (scratch > p->scratch_ref) p->scratch_ref = scratch;
+    const ember_fast_kernel *fk = (p->flags & EMBER_LOAD_REFERENCE_KERNELS) ? NULL : ember_fast_kernel_select(&a);
+    if (fk) {
+      uint64_t per_thread = 0, packed_bytes = 0;
+      void *packed = NULL;
+      ember_status pst = fk->prepare(&a, &packed, &packed_bytes, &per_thread);
+      if (pst != EMBER_OK) {
+        st = FAIL(pst, "node %u (%s): preparing the fast kernel failed: %s", i, ember_op_name(nd->op), kerr);
+        goto done;
+      }
+      nd->fast = fk;
+      nd->packed = packed;
+      nd->packed_bytes = packed_bytes;
+      nd->fast_scratch = per_thread;
+      p->packed_bytes += packed_bytes;
+      if (per_thread > p->scratch_thread) p->scratch_thread = per_thread;
+    }
     for (int32_t j = 0; j < nd->n_out; j++) defined[nd->out[j]] = 1;
   }
   for (uint32_t i = 0; i < p->n_outputs; i++)
@@ -421,6 +440,7 @@ static ember_status validate(ember_program *p, uint32_t flags, char *err, size_t
   const uint16_t probe = 1;
   if (*(const uint8_t *)&probe != 1)
     return FAIL(EMBER_ERR_UNSUPPORTED, "big-endian hosts are not supported (weights are little-endian)");
+  p->flags = flags;
   ember_status st = parse_header(p, flags, err, err_len);
   if (st) return st;
   section sec[EMBER_SECTION_COUNT];
@@ -556,7 +576,14 @@ ember_status ember_program_output_info(const ember_program *p, int32_t i, ember_
   return info_of(p, p->io[p->n_inputs + (uint32_t)i], out);
 }
 uint64_t ember_program_arena_bytes(const ember_program *p) { return p ? p->arena_size : 0; }
-uint64_t ember_program_scratch_bytes(const ember_program *p) { return p ? p->scratch_max : 0; }
+uint64_t ember_program_scratch_bytes(const ember_program *p) {
+  return p ? (p->scratch_ref > p->scratch_thread ? p->scratch_ref : p->scratch_thread) : 0;
+}
+uint64_t ember_program_packed_bytes(const ember_program *p) { return p ? p->packed_bytes : 0; }
+const char *ember_program_node_kernel(const ember_program *p, int32_t i) {
+  if (!p || i < 0 || (uint32_t)i >= p->n_nodes) return "";
+  return p->nodes[i].fast ? p->nodes[i].fast->name : "reference";
+}
 uint64_t ember_program_weight_bytes(const ember_program *p) { return p ? p->const_size : 0; }
 uint64_t ember_program_lower_bound_bytes(const ember_program *p) { return p ? p->lower_bound : 0; }
 int32_t ember_program_num_nodes(const ember_program *p) { return p ? (int32_t)p->n_nodes : 0; }

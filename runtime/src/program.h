@@ -35,7 +35,11 @@ struct ember_program {
   int64_t *attrs;
   uint32_t *io; /* n_inputs input tensor ids, then n_outputs output ids */
   uint32_t n_inputs, n_outputs;
-  uint64_t arena_size, lower_bound, scratch_max;
+  uint64_t arena_size, lower_bound;
+  uint64_t scratch_ref;    /* largest reference-kernel scratch (used by thread 0 only) */
+  uint64_t scratch_thread; /* largest fast-kernel scratch per thread */
+  uint64_t packed_bytes;
+  uint32_t flags;
 };
 
 uint32_t ember_crc32(uint32_t crc, const uint8_t *p, size_t n);

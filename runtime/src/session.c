@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "program.h"
+#include "threadpool.h"
 
 struct ember_session {
   const ember_program *p;
@@ -14,6 +15,8 @@ struct ember_session {
   ember_tensor *tensors;  /* per-session copies with data pointers */
   ember_tensor **tptr;    /* pointers into `tensors`, indexed by tensor id */
   uint64_t *node_ns;
+  ember_pool *pool;
+  uint64_t scratch_stride;
   int32_t profile;
   int32_t threads;
   char err[256];
@@ -21,9 +24,14 @@ struct ember_session {
 
 static uint64_t align_up(uint64_t v) { return (v + EMBER_ALIGN - 1) / EMBER_ALIGN * EMBER_ALIGN; }
 
-uint64_t ember_session_required_bytes(const ember_program *p) {
+static uint64_t scratch_bytes(const ember_program *p, int32_t threads) {
+  uint64_t per_thread = align_up(p->scratch_thread) * (uint64_t)(threads > 1 ? threads : 1);
+  return per_thread > align_up(p->scratch_ref) ? per_thread : align_up(p->scratch_ref);
+}
+
+uint64_t ember_session_required_bytes(const ember_program *p, int32_t threads) {
   if (!p) return 0;
-  return align_up(p->arena_size) + align_up(p->scratch_max) + EMBER_ALIGN;
+  return align_up(p->arena_size) + scratch_bytes(p, threads) + EMBER_ALIGN;
 }
 
 void ember_session_free(ember_session *s) {
@@ -32,6 +40,7 @@ void ember_session_free(ember_session *s) {
   free(s->tensors);
   free(s->tptr);
   free(s->node_ns);
+  ember_pool_free(s->pool);
   free(s);
 }
 
@@ -42,17 +51,21 @@ ember_status ember_session_create(const ember_program *p, const ember_session_op
   *out = NULL;
   ember_session_options o = {0, NULL, 0, 0};
   if (opts) o = *opts;
-  uint64_t need = ember_session_required_bytes(p);
+  int32_t threads = o.threads > 1 ? o.threads : 1;
+  uint64_t need = ember_session_required_bytes(p, threads);
   if (o.arena && o.arena_size < need)
     return ember_fail(err, err_len, EMBER_ERR_INVALID_ARGUMENT,
-                      "caller arena is %zu bytes; this model needs %llu (ember_session_required_bytes)",
-                      o.arena_size, (unsigned long long)need);
+                      "caller arena is %zu bytes; this model needs %llu with %d threads "
+                      "(ember_session_required_bytes)",
+                      o.arena_size, (unsigned long long)need, threads);
   if (need > (uint64_t)SIZE_MAX) return ember_fail(err, err_len, EMBER_ERR_OUT_OF_MEMORY, "arena too large");
   ember_session *s = calloc(1, sizeof *s);
   if (!s) return ember_fail(err, err_len, EMBER_ERR_OUT_OF_MEMORY, "out of memory");
   s->p = p;
   s->profile = o.profile;
-  s->threads = o.threads > 0 ? o.threads : 1;
+  s->threads = threads;
+  s->scratch_stride = align_up(p->scratch_thread);
+  s->pool = ember_pool_create(threads);
   uint8_t *base = o.arena;
   if (!base) {
     s->owned_arena = calloc(1, (size_t)need);
@@ -68,7 +81,7 @@ ember_status ember_session_create(const ember_program *p, const ember_session_op
   s->tensors = malloc(sizeof(ember_tensor) * (p->n_tensors ? p->n_tensors : 1));
   s->tptr = malloc(sizeof(ember_tensor *) * (p->n_tensors ? p->n_tensors : 1));
   s->node_ns = calloc(p->n_nodes ? p->n_nodes : 1, sizeof(uint64_t));
-  if (!s->tensors || !s->tptr || !s->node_ns) {
+  if (!s->tensors || !s->tptr || !s->node_ns || !s->pool) {
     ember_session_free(s);
     return ember_fail(err, err_len, EMBER_ERR_OUT_OF_MEMORY, "out of memory");
   }
@@ -111,7 +124,10 @@ ember_status ember_session_run(ember_session *s) {
       ember_node_args(p, nd, s->tptr, in, &a, kerr, sizeof kerr);
       a.out = outs;
       a.scratch = s->scratch;
-      ember_status st = ember_kernel_for(nd->op)->eval(&a);
+      a.pool = s->pool;
+      a.scratch_stride = s->scratch_stride;
+      a.packed = nd->packed;
+      ember_status st = nd->fast ? nd->fast->eval(&a) : ember_kernel_for(nd->op)->eval(&a);
       if (st != EMBER_OK)
         return ember_fail(s->err, sizeof s->err, st, "node %u (%s, %s): %s", i, p->strings + nd->name,
                           ember_op_name(nd->op), kerr);

@@ -11,7 +11,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   char err[256];
   ember_program *p = NULL;
   if (ember_program_load_memory(data, size, EMBER_LOAD_COPY, &p, err, sizeof err) != EMBER_OK) return 0;
-  if (ember_session_required_bytes(p) < (64u << 20)) {
+  if (ember_session_required_bytes(p, 1) < (64u << 20)) {
     ember_session *s = NULL;
     if (ember_session_create(p, NULL, &s, err, sizeof err) == EMBER_OK) {
       ember_session_run(s);

@@ -84,7 +84,7 @@ int main(int argc, char **argv) {
     double e = run_and_compare(p, (const float *)in, (const float *)expected, exp_len / 4, NULL, 0);
     CHECK(e < 1e-5, "output differs from PyTorch by %g", e);
     /* caller-provided arena */
-    size_t need = (size_t)ember_session_required_bytes(p);
+    size_t need = (size_t)ember_session_required_bytes(p, 1);
     void *arena = malloc(need);
     e = run_and_compare(p, (const float *)in, (const float *)expected, exp_len / 4, arena, need);
     CHECK(e < 1e-5, "caller arena: output differs by %g", e);

@@ -38,8 +38,8 @@ def export(model: Any, example_inputs: tuple[Any, ...], **options: Any) -> Any:
     return _export(model, example_inputs, **options)
 
 
-def load(path: Any, threads: int | None = None, verify: bool = True) -> Any:
+def load(path: Any, threads: int | None = None, verify: bool = True, reference: bool = False) -> Any:
     """Load a .ember file into the C runtime (mmap, weights used in place). Returns an `ember.Module`."""
     from ember.runtime import load as _load
 
-    return _load(path, threads=threads, verify=verify)
+    return _load(path, threads=threads, verify=verify, reference=reference)

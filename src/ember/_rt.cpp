@@ -57,14 +57,15 @@ NB_MODULE(_rt, m) {
 
   nb::class_<Program>(m, "Program")
       .def_static("load_file",
-                  [](const std::string &path, bool verify) {
+                  [](const std::string &path, bool verify, bool reference) {
                     auto *prog = new Program();
                     char err[512] = {0};
                     ember_status st;
                     {
                       nb::gil_scoped_release release;
-                      st = ember_program_load_file(path.c_str(), verify ? EMBER_LOAD_VERIFY_WEIGHTS : 0, &prog->p,
-                                                   err, sizeof err);
+                      uint32_t flags = (verify ? EMBER_LOAD_VERIFY_WEIGHTS : 0) |
+                                       (reference ? EMBER_LOAD_REFERENCE_KERNELS : 0);
+                      st = ember_program_load_file(path.c_str(), flags, &prog->p, err, sizeof err);
                     }
                     if (st != EMBER_OK) {
                       delete prog;
@@ -73,10 +74,11 @@ NB_MODULE(_rt, m) {
                     return nb::make_tuple(0, std::string(), nb::cast(prog, nb::rv_policy::take_ownership));
                   })
       .def_static("load_bytes",
-                  [](nb::bytes data, bool verify) {
+                  [](nb::bytes data, bool verify, bool reference) {
                     auto *prog = new Program();
                     char err[512] = {0};
-                    uint32_t flags = EMBER_LOAD_COPY | (verify ? EMBER_LOAD_VERIFY_WEIGHTS : 0);
+                    uint32_t flags = EMBER_LOAD_COPY | (verify ? EMBER_LOAD_VERIFY_WEIGHTS : 0) |
+                                     (reference ? EMBER_LOAD_REFERENCE_KERNELS : 0);
                     ember_status st = ember_program_load_memory(data.c_str(), data.size(), flags, &prog->p, err,
                                                                 sizeof err);
                     if (st != EMBER_OK) {
@@ -92,6 +94,8 @@ NB_MODULE(_rt, m) {
       .def_prop_ro("scratch_bytes", [](Program &p) { return ember_program_scratch_bytes(p.p); })
       .def_prop_ro("weight_bytes", [](Program &p) { return ember_program_weight_bytes(p.p); })
       .def_prop_ro("lower_bound_bytes", [](Program &p) { return ember_program_lower_bound_bytes(p.p); })
+      .def_prop_ro("packed_bytes", [](Program &p) { return ember_program_packed_bytes(p.p); })
+      .def("node_kernel", [](Program &p, int i) { return std::string(ember_program_node_kernel(p.p, i)); })
       .def("input_info",
            [](Program &p, int i) {
              ember_tensor_info info;

@@ -81,11 +81,11 @@ class Program:
             ) from exc
         return path
 
-    def load(self, threads: int | None = None) -> Any:
+    def load(self, threads: int | None = None, reference: bool = False) -> Any:
         """The program in the C runtime, straight from memory."""
         from ember.runtime import load_bytes
 
-        return load_bytes(self.to_bytes(), threads=threads)
+        return load_bytes(self.to_bytes(), threads=threads, reference=reference)
 
     def __call__(self, *inputs: Any) -> tuple[np.ndarray, ...]:
         return self.load()(*inputs)

@@ -162,7 +162,7 @@ class Module:
         rows = []
         for i, ns in enumerate(med):
             name, op = self._p.node_info(i)
-            rows.append({"node": name, "op": op, "ms": float(ns) / 1e6})
+            rows.append({"node": name, "op": op, "kernel": self._p.node_kernel(i), "ms": float(ns) / 1e6})
         return sorted(rows, key=lambda r: -r["ms"])
 
     def __repr__(self) -> str:
@@ -171,19 +171,24 @@ class Module:
         return f"<ember.Module {self.source}: ({ins}) -> ({outs})>"
 
 
-def load(path: str | os.PathLike[str], threads: int | None = None, verify: bool = True) -> Module:
+def load(
+    path: str | os.PathLike[str], threads: int | None = None, verify: bool = True, reference: bool = False
+) -> Module:
+    """Map and validate `path`. `reference=True` runs only the reference kernels (the oracle)."""
     rt = _require_rt()
     path = os.fspath(path)
     if not os.path.exists(path):
         raise EmberError(f"no such model file: {path}")
-    st, msg, prog = rt.Program.load_file(path, verify)
+    st, msg, prog = rt.Program.load_file(path, verify, reference)
     _raise(st, msg, f"cannot load {path}: ")
     return Module(prog, threads, path)
 
 
-def load_bytes(data: bytes, threads: int | None = None, verify: bool = True) -> Module:
+def load_bytes(
+    data: bytes, threads: int | None = None, verify: bool = True, reference: bool = False
+) -> Module:
     rt = _require_rt()
-    st, msg, prog = rt.Program.load_bytes(bytes(data), verify)
+    st, msg, prog = rt.Program.load_bytes(bytes(data), verify, reference)
     _raise(st, msg, "cannot load model bytes: ")
     return Module(prog, threads, "<memory>")
 

@@ -39,7 +39,7 @@ def test_layout_promises(small: bytes) -> None:
     assert all(t.offset % 64 == 0 for t in f.tensors)
     assert {"strings", "tensors", "nodes", "edges", "attrs", "graph", "metadata"} <= set(f.sections)
     assert f.metadata["producer"].startswith("ember ")
-    assert f.op_counts() == {"linear": 2}
+    assert f.op_counts() == {"linear_packed": 2}
 
 
 def test_reader_round_trips_constants(small: bytes) -> None:
@@ -47,7 +47,9 @@ def test_reader_round_trips_constants(small: bytes) -> None:
 
     model, _ = mlp(sizes=(8, 16, 4), batch=2)
     f = read(small)
-    w0 = model[0].weight.detach().numpy()
+    from ember.ir.ops import pack_panels
+
+    w0 = pack_panels(model[0].weight.detach().numpy())  # linear weights are stored as GEMM panels
     consts = [f.constant(t) for t in f.tensors if t.is_const]
     assert any(c.shape == w0.shape and np.array_equal(c, w0) for c in consts)
 

@@ -46,6 +46,15 @@ def test_mobilenet_v2(tmp_path) -> None:  # type: ignore[no-untyped-def]
     assert prog.plan.arena_bytes <= 1.10 * prog.plan.lower_bound
 
 
+def test_reference_kernels_agree_with_fast_kernels() -> None:
+    """The same file through the reference kernels (the oracle) and the fast kernels."""
+    model, inputs = models.mobilenet_v2(resolution=96)
+    prog = ember.export(model, inputs)
+    fast, ref = prog.load(threads=2), prog.load(reference=True)
+    assert {r["kernel"] for r in ref.profile(*inputs, runs=1)} == {"reference"}
+    np.testing.assert_allclose(fast(*inputs)[0], ref(*inputs)[0], rtol=1e-5, atol=1e-5)
+
+
 def test_resnet18(tmp_path) -> None:  # type: ignore[no-untyped-def]
     prog = _compare(*models.resnet18(), tmp_path)
     assert "batch_norm" not in prog.graph.op_counts() and "relu" not in prog.graph.op_counts()

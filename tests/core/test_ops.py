@@ -17,7 +17,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ember.ir.ops import OPS, Act
+from ember.ir.ops import OPS, Act, pack_panels
 from tests.core.helpers import run_one_op
 
 rng = np.random.default_rng(1234)
@@ -98,6 +98,9 @@ case(
     {"act": Act.GELU_TANH},
     lambda x, w: F.gelu(F.linear(x, w), approximate="tanh"),
 )
+_W = r(37, 19)
+case("linear_packed", [r(3, 19), pack_panels(_W), r(37)], {"n": 37}, lambda x, p, b: F.linear(x, t(_W), b))
+case("linear_packed", [r(2, 5, 8), pack_panels(r(16, 8))], {"n": 16, "act": Act.RELU}, None)
 case("matmul", [r(2, 3, 5, 7), r(2, 3, 7, 4)], {}, torch.matmul)
 case("matmul", [r(4, 1, 3, 7), r(5, 7, 2)], {}, torch.matmul)
 case("matmul", [r(1, 1), r(1, 13)], {}, torch.matmul)

@@ -39,6 +39,7 @@ typedef struct ember_session ember_session;
 /* Load flags. */
 #define EMBER_LOAD_VERIFY_WEIGHTS 1u /* check the constant segment's CRC32 (reads every weight page) */
 #define EMBER_LOAD_COPY 2u           /* ember_program_load_memory: copy the bytes instead of borrowing */
+#define EMBER_LOAD_REFERENCE_KERNELS 4u /* run only the reference kernels (the oracle; for debugging) */
 
 typedef struct ember_tensor_info {
   const char *name;
@@ -67,24 +68,26 @@ uint64_t ember_program_arena_bytes(const ember_program *p);      /* planned acti
 uint64_t ember_program_scratch_bytes(const ember_program *p);    /* kernel scratch, per session */
 uint64_t ember_program_weight_bytes(const ember_program *p);     /* constant segment, read in place */
 uint64_t ember_program_lower_bound_bytes(const ember_program *p); /* planner's lower bound, from the file */
+uint64_t ember_program_packed_bytes(const ember_program *p);     /* weights repacked at load for fast kernels */
 int32_t ember_program_num_nodes(const ember_program *p);
-/* Name and op name of node `index` (for profiles). */
+/* Name, op name and kernel name of node `index` (for profiles); any out-pointer may be NULL. */
 ember_status ember_program_node_info(const ember_program *p, int32_t index, const char **name,
                                      const char **op_name);
+const char *ember_program_node_kernel(const ember_program *p, int32_t index);
 /* The file's JSON metadata (not NUL-terminated; `len` bytes). */
 ember_status ember_program_metadata(const ember_program *p, const char **json, size_t *len);
 
 /* Sessions ---------------------------------------------------------------------------------- */
 
 typedef struct ember_session_options {
-  int32_t threads;   /* requested worker threads; 0 = default. The reference kernels use one. */
+  int32_t threads;   /* threads running the fast kernels, the caller included; 0 or 1 = the caller only */
   void *arena;       /* caller memory for activations and scratch, or NULL to allocate once */
-  size_t arena_size; /* must be >= ember_session_required_bytes() when `arena` is given */
+  size_t arena_size; /* must be >= ember_session_required_bytes(p, threads) when `arena` is given */
   int32_t profile;   /* nonzero: record per-node times on every run */
 } ember_session_options;
 
-/* Bytes a caller-provided arena needs (activations + scratch + alignment slack). */
-uint64_t ember_session_required_bytes(const ember_program *p);
+/* Bytes a caller-provided arena needs (activations + per-thread scratch + alignment slack). */
+uint64_t ember_session_required_bytes(const ember_program *p, int32_t threads);
 ember_status ember_session_create(const ember_program *p, const ember_session_options *opts,
                                   ember_session **out, char *err, size_t err_len);
 void ember_session_free(ember_session *s);

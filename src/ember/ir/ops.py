@@ -271,6 +271,46 @@ _def(
     _linear_ref,
     doc="y = x @ W^T + b over the last axis, fused activation.",
 )
+PANEL = 16  # columns per weight panel of linear_packed (the GEMM microkernels' NR)
+
+
+def pack_panels(w: np.ndarray) -> np.ndarray:
+    """W[N, K] -> panels P[ceil(N/16), K, 16]: P[p, k, j] = W[16p + j, k], zero past N."""
+    n, k = w.shape
+    p = -(-n // PANEL)
+    padded = np.zeros((p * PANEL, k), dtype=w.dtype)
+    padded[:n] = w
+    return np.ascontiguousarray(padded.reshape(p, PANEL, k).transpose(0, 2, 1))
+
+
+def unpack_panels(p: np.ndarray, n: int) -> np.ndarray:
+    return np.ascontiguousarray(p.transpose(0, 2, 1).reshape(-1, p.shape[1])[:n])
+
+
+def _linear_packed_infer(s: list[Shape], d: list[DType], a: Attrs) -> list[tuple[Shape, DType]]:
+    x, w = s[0], s[1]
+    n = a["n"]
+    if len(w) != 3 or w[2] != PANEL or n < 1 or w[0] != -(-n // PANEL) or len(x) < 1 or x[-1] != w[1]:
+        raise ValueError(f"linear_packed: input {x}, packed weight {w} and n={n} do not match")
+    if len(s) > 2 and s[2] != (n,):
+        raise ValueError(f"linear_packed bias shape {s[2]} != ({n},)")
+    return [((*x[:-1], n), d[0])]
+
+
+def _linear_packed_ref(i: list[np.ndarray], a: Attrs) -> list[np.ndarray]:
+    return _linear_ref([i[0], unpack_panels(i[1], a["n"]), *i[2:]], a)
+
+
+_def(
+    "linear_packed",
+    4,
+    ["x", "weight_panels", "bias?"],
+    [AttrSpec("n", "int", 1), *EPILOGUE],
+    _linear_packed_infer,
+    _linear_packed_ref,
+    doc="linear whose constant weight was packed at export into 16-column panels [ceil(N/16), K, 16], "
+    "so the runtime uses it in place from the mapped file.",
+)
 _def(
     "matmul",
     3,

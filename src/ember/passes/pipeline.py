@@ -12,6 +12,7 @@ from ember.passes.fuse_activation import fuse_activation
 from ember.passes.inplace import inplace_reuse
 from ember.passes.legalize_io import legalize_outputs
 from ember.passes.memory_plan import plan_memory
+from ember.passes.pack_weights import pack_linear_weights
 from ember.passes.views import alias_views
 from ember.program import Program
 
@@ -35,7 +36,7 @@ def compile_graph(graph: Graph, optimize: bool = True, metadata: dict[str, Any] 
     graph = legalize_outputs(dead_code_elimination(graph))
     if optimize:
         graph = optimize_graph(graph)
-        graph = legalize_outputs(graph)
+        graph = pack_linear_weights(legalize_outputs(graph))
     graph.verify()
     check_kernels(graph)
     if optimize:

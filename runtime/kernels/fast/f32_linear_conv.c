@@ -1,0 +1,352 @@
+/* Fast fp32 linear and conv2d on the 6x16 GEMM microkernels, with weights packed once at load (linear)
+ * or read in place (conv2d, whose OIHW weights already are the GEMM's row-major A), a fused bias +
+ * activation epilogue, K blocking for cache, and tiles spread over the session's thread pool.
+ * Each is tested against its reference kernel (runtime/tests/test_fast_kernels.c). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../src/threadpool.h"
+#include "f32_dwconv.h"
+#include "f32_gemm.h"
+#include "internal.h"
+
+#define MROWS_PER_TILE 48  /* linear: rows of x per tile (8 microtiles) */
+#define CONV_COLS_PER_TILE 64 /* conv2d: output pixels per tile (4 panels of 16) */
+
+static size_t round_up(size_t v, size_t m) { return (v + m - 1) / m * m; }
+
+static void epilogue(float *c, size_t ldc, size_t rows, size_t cols, const float *bias_col,
+                     const float *bias_row, int act, float lo, float hi) {
+  for (size_t r = 0; r < rows; r++) {
+    float *cr = c + r * ldc;
+    float br = bias_row ? bias_row[r] : 0.f;
+    if (!bias_col && !bias_row && act == EMBER_ACT_NONE) return;
+    for (size_t j = 0; j < cols; j++) {
+      float v = cr[j] + br + (bias_col ? bias_col[j] : 0.f);
+      cr[j] = act == EMBER_ACT_NONE ? v : ember_act(v, act, lo, hi);
+    }
+  }
+}
+
+static int const_f32(const ember_tensor *t) {
+  return t->dtype == EMBER_DTYPE_F32 && t->storage == EMBER_STORAGE_CONST && t->data != NULL;
+}
+
+/* ------------------------------------------------------------------------------------ linear */
+
+static int linear_applies(const ember_kargs *a) {
+  return a->in[0]->dtype == EMBER_DTYPE_F32 && const_f32(a->in[1]) && (a->n_in < 3 || const_f32(a->in[2]));
+}
+
+/* W[N, K] -> panels of 16 output columns: packed[p][k][j] = W[16p + j][k], zero past N. */
+static ember_status linear_prepare(const ember_kargs *a, void **packed, uint64_t *bytes, uint64_t *scratch) {
+  const ember_tensor *w = a->in[1];
+  size_t n = (size_t)w->dims[0], k = (size_t)w->dims[1];
+  size_t panels = (n + EMBER_GEMM_NR - 1) / EMBER_GEMM_NR;
+  size_t total = panels * k * EMBER_GEMM_NR * sizeof(float);
+  float *p = aligned_alloc(EMBER_ALIGN, round_up(total ? total : EMBER_ALIGN, EMBER_ALIGN));
+  if (!p) return ember_fail(a->err, a->err_len, EMBER_ERR_OUT_OF_MEMORY, "cannot pack %zu bytes of weights", total);
+  const float *src = w->data;
+  for (size_t pi = 0; pi < panels; pi++)
+    for (size_t kk = 0; kk < k; kk++)
+      for (size_t j = 0; j < EMBER_GEMM_NR; j++) {
+        size_t col = pi * EMBER_GEMM_NR + j;
+        p[(pi * k + kk) * EMBER_GEMM_NR + j] = col < n ? src[col * k + kk] : 0.f;
+      }
+  *packed = p;
+  *bytes = total;
+  *scratch = 0;
+  return EMBER_OK;
+}
+
+typedef struct {
+  const float *x, *packed, *bias;
+  float *y;
+  size_t m, n, k, panels, mtiles;
+  int act;
+  float lo, hi;
+  ember_f32_ukernel uk;
+} linear_job;
+
+static void linear_tile(void *ctx, size_t tile, int thread) {
+  (void)thread;
+  const linear_job *j = ctx;
+  size_t pi = tile % j->panels, mi = tile / j->panels;
+  size_t row0 = mi * MROWS_PER_TILE, rows = j->m - row0 < MROWS_PER_TILE ? j->m - row0 : MROWS_PER_TILE;
+  size_t col0 = pi * EMBER_GEMM_NR, nr = j->n - col0 < EMBER_GEMM_NR ? j->n - col0 : EMBER_GEMM_NR;
+  const float *panel = j->packed + pi * j->k * EMBER_GEMM_NR;
+  for (size_t pc = 0; pc < j->k; pc += EMBER_GEMM_KC) {
+    size_t kc = j->k - pc < EMBER_GEMM_KC ? j->k - pc : EMBER_GEMM_KC;
+    for (size_t r = 0; r < rows; r += EMBER_GEMM_MR) {
+      size_t mr = rows - r < EMBER_GEMM_MR ? rows - r : EMBER_GEMM_MR;
+      j->uk(mr, nr, kc, j->x + (row0 + r) * j->k + pc, j->k, panel + pc * EMBER_GEMM_NR,
+            j->y + (row0 + r) * j->n + col0, j->n, pc > 0);
+    }
+  }
+  epilogue(j->y + row0 * j->n + col0, j->n, rows, nr, j->bias ? j->bias + col0 : NULL, NULL, j->act, j->lo, j->hi);
+}
+
+static void linear_run(const ember_kargs *a, const float *panels, size_t n, size_t k, int act, float lo, float hi) {
+  const ember_tensor *x = a->in[0];
+  linear_job j;
+  j.k = k;
+  j.n = n;
+  j.m = (size_t)(x->numel / (int64_t)j.k);
+  j.x = x->data;
+  j.packed = panels;
+  j.bias = a->n_in > 2 ? a->in[2]->data : NULL;
+  j.y = a->out[0]->data;
+  j.panels = (j.n + EMBER_GEMM_NR - 1) / EMBER_GEMM_NR;
+  j.mtiles = (j.m + MROWS_PER_TILE - 1) / MROWS_PER_TILE;
+  j.act = act;
+  j.lo = lo;
+  j.hi = hi;
+  j.uk = ember_f32_gemm_ukernel();
+  ember_pool_run(a->pool, j.panels * j.mtiles, linear_tile, &j);
+}
+
+static ember_status linear_eval(const ember_kargs *a) {
+  linear_run(a, a->packed, (size_t)a->in[1]->dims[0], (size_t)a->in[1]->dims[1],
+             (int)ember_attr_i(a, EMBER_A_LINEAR_ACT), (float)ember_attr_f(a, EMBER_A_LINEAR_ACT_MIN),
+             (float)ember_attr_f(a, EMBER_A_LINEAR_ACT_MAX));
+  return EMBER_OK;
+}
+
+/* linear_packed: the weight already is in panel layout (packed at export): used in place, no copy. */
+static int linear_packed_applies(const ember_kargs *a) {
+  return a->in[0]->dtype == EMBER_DTYPE_F32 && a->in[1]->dtype == EMBER_DTYPE_F32 &&
+         ((uintptr_t)a->in[1]->data % 32 == 0 || a->in[1]->data == NULL);
+}
+
+static ember_status linear_packed_prepare(const ember_kargs *a, void **packed, uint64_t *bytes, uint64_t *scratch) {
+  (void)a;
+  *packed = NULL;
+  *bytes = 0;
+  *scratch = 0;
+  return EMBER_OK;
+}
+
+static ember_status linear_packed_eval(const ember_kargs *a) {
+  linear_run(a, a->in[1]->data, (size_t)ember_attr_i(a, EMBER_A_LINEAR_PACKED_N), (size_t)a->in[1]->dims[1],
+             (int)ember_attr_i(a, EMBER_A_LINEAR_PACKED_ACT), (float)ember_attr_f(a, EMBER_A_LINEAR_PACKED_ACT_MIN),
+             (float)ember_attr_f(a, EMBER_A_LINEAR_PACKED_ACT_MAX));
+  return EMBER_OK;
+}
+
+/* ------------------------------------------------------------------------------------ conv2d */
+
+static int conv_applies(const ember_kargs *a) {
+  return a->in[0]->dtype == EMBER_DTYPE_F32 && const_f32(a->in[1]) && (a->n_in < 3 || const_f32(a->in[2]));
+}
+
+static ember_status conv_prepare(const ember_kargs *a, void **packed, uint64_t *bytes, uint64_t *scratch) {
+  const ember_tensor *w = a->in[1];
+  size_t k = (size_t)(w->dims[1] * w->dims[2] * w->dims[3]);
+  *packed = NULL;
+  *bytes = 0;
+  *scratch = (uint64_t)k * CONV_COLS_PER_TILE * sizeof(float); /* one im2col chunk per thread */
+  return EMBER_OK;
+}
+
+typedef struct {
+  const float *x, *w, *bias;
+  float *y;
+  uint8_t *scratch;
+  uint64_t stride;
+  size_t n, c, h, wd, o, oh, ow, kh, kw, groups, cg, og, k, ohw, chunks;
+  size_t sh, sw, ph, pw, dh, dw;
+  int act;
+  float lo, hi;
+  ember_f32_ukernel uk;
+} conv_job;
+
+/* im2col of output pixels [p0, p0 + cols) of image `img`, group g, packed as 16-wide panels: column q
+ * of the chunk goes to panel q / 16, lane q % 16. Pixels are walked as runs along one output row, so
+ * for each filter tap the in-bounds part of a run is one strided copy (a plain copy at stride 1). */
+static void pack_cols(const conv_job *j, size_t img, size_t g, size_t p0, size_t cols, float *dst) {
+  size_t panels = (cols + EMBER_GEMM_NR - 1) / EMBER_GEMM_NR;
+  memset(dst, 0, panels * j->k * EMBER_GEMM_NR * sizeof(float));
+  const float *xg = j->x + (img * j->c + g * j->cg) * j->h * j->wd;
+  for (size_t q0 = 0; q0 < cols;) {
+    size_t p = p0 + q0, oy = p / j->ow, ox0 = p % j->ow;
+    size_t run = j->ow - ox0 < cols - q0 ? j->ow - ox0 : cols - q0;
+    for (size_t kk = 0; kk < j->k; kk++) {
+      size_t ci = kk / (j->kh * j->kw), r = kk % (j->kh * j->kw);
+      ptrdiff_t iy = (ptrdiff_t)(oy * j->sh + (r / j->kw) * j->dh) - (ptrdiff_t)j->ph;
+      if (iy < 0 || iy >= (ptrdiff_t)j->h) continue;
+      const float *row = xg + (ci * j->h + (size_t)iy) * j->wd;
+      ptrdiff_t off = (ptrdiff_t)((r % j->kw) * j->dw) - (ptrdiff_t)j->pw; /* ix = ox * sw + off */
+      ptrdiff_t sw = (ptrdiff_t)j->sw;
+      /* t in [t_lo, t_hi) keeps ix = (ox0 + t) * sw + off inside [0, wd) */
+      ptrdiff_t first_ox = off >= 0 ? 0 : (-off + sw - 1) / sw;
+      ptrdiff_t last_ox = ((ptrdiff_t)j->wd - 1 - off) / sw; /* may be < 0: nothing valid */
+      if ((ptrdiff_t)j->wd - 1 - off < 0) continue;
+      ptrdiff_t t_lo = first_ox - (ptrdiff_t)ox0, t_hi = last_ox - (ptrdiff_t)ox0 + 1;
+      if (t_lo < 0) t_lo = 0;
+      if (t_hi > (ptrdiff_t)run) t_hi = (ptrdiff_t)run;
+      for (ptrdiff_t t = t_lo; t < t_hi;) {
+        size_t q = q0 + (size_t)t, lane = q % EMBER_GEMM_NR;
+        ptrdiff_t n = (ptrdiff_t)(EMBER_GEMM_NR - lane) < t_hi - t ? (ptrdiff_t)(EMBER_GEMM_NR - lane) : t_hi - t;
+        float *d = dst + ((q / EMBER_GEMM_NR) * j->k + kk) * EMBER_GEMM_NR + lane;
+        const float *src = row + ((ptrdiff_t)ox0 + t) * sw + off;
+        if (sw == 1) {
+          memcpy(d, src, (size_t)n * sizeof(float));
+        } else {
+          for (ptrdiff_t u = 0; u < n; u++) d[u] = src[u * sw];
+        }
+        t += n;
+      }
+    }
+    q0 += run;
+  }
+}
+
+static void conv_tile(void *ctx, size_t tile, int thread) {
+  const conv_job *j = ctx;
+  size_t chunk = tile % j->chunks, rest = tile / j->chunks;
+  size_t g = rest % j->groups, img = rest / j->groups;
+  size_t p0 = chunk * CONV_COLS_PER_TILE;
+  size_t cols = j->ohw - p0 < CONV_COLS_PER_TILE ? j->ohw - p0 : CONV_COLS_PER_TILE;
+  float *bpack = (float *)(j->scratch + (size_t)thread * j->stride);
+  pack_cols(j, img, g, p0, cols, bpack);
+  size_t panels = (cols + EMBER_GEMM_NR - 1) / EMBER_GEMM_NR;
+  float *yg = j->y + (img * j->o + g * j->og) * j->ohw + p0;
+  const float *wg = j->w + g * j->og * j->k;
+  for (size_t pc = 0; pc < j->k; pc += EMBER_GEMM_KC) {
+    size_t kc = j->k - pc < EMBER_GEMM_KC ? j->k - pc : EMBER_GEMM_KC;
+    for (size_t r = 0; r < j->og; r += EMBER_GEMM_MR) {
+      size_t mr = j->og - r < EMBER_GEMM_MR ? j->og - r : EMBER_GEMM_MR;
+      for (size_t pi = 0; pi < panels; pi++) {
+        size_t nr = cols - pi * EMBER_GEMM_NR < EMBER_GEMM_NR ? cols - pi * EMBER_GEMM_NR : EMBER_GEMM_NR;
+        j->uk(mr, nr, kc, wg + r * j->k + pc, j->k, bpack + (pi * j->k + pc) * EMBER_GEMM_NR,
+              yg + r * j->ohw + pi * EMBER_GEMM_NR, j->ohw, pc > 0);
+      }
+    }
+  }
+  epilogue(yg, j->ohw, j->og, cols, NULL, j->bias ? j->bias + g * j->og : NULL, j->act, j->lo, j->hi);
+}
+
+static ember_status conv_eval(const ember_kargs *a) {
+  const ember_tensor *x = a->in[0], *w = a->in[1], *y = a->out[0];
+  conv_job j;
+  j.x = x->data;
+  j.w = w->data;
+  j.bias = a->n_in > 2 ? a->in[2]->data : NULL;
+  j.y = y->data;
+  j.scratch = a->scratch;
+  j.stride = a->scratch_stride;
+  j.n = (size_t)x->dims[0];
+  j.c = (size_t)x->dims[1];
+  j.h = (size_t)x->dims[2];
+  j.wd = (size_t)x->dims[3];
+  j.o = (size_t)w->dims[0];
+  j.kh = (size_t)w->dims[2];
+  j.kw = (size_t)w->dims[3];
+  j.oh = (size_t)y->dims[2];
+  j.ow = (size_t)y->dims[3];
+  j.groups = (size_t)ember_attr_i(a, EMBER_A_CONV2D_GROUPS);
+  j.cg = j.c / j.groups;
+  j.og = j.o / j.groups;
+  j.k = j.cg * j.kh * j.kw;
+  j.ohw = j.oh * j.ow;
+  j.chunks = (j.ohw + CONV_COLS_PER_TILE - 1) / CONV_COLS_PER_TILE;
+  j.sh = (size_t)ember_attr_i(a, EMBER_A_CONV2D_STRIDE_H);
+  j.sw = (size_t)ember_attr_i(a, EMBER_A_CONV2D_STRIDE_W);
+  j.ph = (size_t)ember_attr_i(a, EMBER_A_CONV2D_PAD_H);
+  j.pw = (size_t)ember_attr_i(a, EMBER_A_CONV2D_PAD_W);
+  j.dh = (size_t)ember_attr_i(a, EMBER_A_CONV2D_DIL_H);
+  j.dw = (size_t)ember_attr_i(a, EMBER_A_CONV2D_DIL_W);
+  j.act = (int)ember_attr_i(a, EMBER_A_CONV2D_ACT);
+  j.lo = (float)ember_attr_f(a, EMBER_A_CONV2D_ACT_MIN);
+  j.hi = (float)ember_attr_f(a, EMBER_A_CONV2D_ACT_MAX);
+  j.uk = ember_f32_gemm_ukernel();
+  ember_pool_run(a->pool, j.n * j.groups * j.chunks, conv_tile, &j);
+  return EMBER_OK;
+}
+
+/* --------------------------------------------------------------------------- depthwise conv2d */
+
+static int dwconv_applies(const ember_kargs *a) {
+  const ember_tensor *x = a->in[0], *w = a->in[1];
+  return conv_applies(a) && w->dims[1] == 1 && w->dims[0] == x->dims[1] &&
+         ember_attr_i(a, EMBER_A_CONV2D_GROUPS) == x->dims[1];
+}
+
+static ember_status dwconv_prepare(const ember_kargs *a, void **packed, uint64_t *bytes, uint64_t *scratch) {
+  (void)a;
+  *packed = NULL;
+  *bytes = 0;
+  *scratch = 0;
+  return EMBER_OK;
+}
+
+typedef struct {
+  const float *x, *w, *bias;
+  float *y;
+  size_t c, h, wd, kh, kw, oh, ow, sh, sw, ph, pw, dh, dw;
+  int act;
+  float lo, hi;
+  ember_f32_dwconv_fn plane;
+} dw_job;
+
+static void dw_tile(void *ctx, size_t tile, int thread) {
+  (void)thread;
+  const dw_job *j = ctx;
+  size_t ch = tile % j->c;
+  float *out = j->y + tile * j->oh * j->ow;
+  j->plane(j->x + tile * j->h * j->wd, j->h, j->wd, j->w + ch * j->kh * j->kw, j->kh, j->kw, j->sh, j->sw, j->ph,
+           j->pw, j->dh, j->dw, j->bias ? j->bias[ch] : 0.f, out, j->oh, j->ow);
+  epilogue(out, j->oh * j->ow, 1, j->oh * j->ow, NULL, NULL, j->act, j->lo, j->hi);
+}
+
+static ember_status dwconv_eval(const ember_kargs *a) {
+  const ember_tensor *x = a->in[0], *w = a->in[1], *y = a->out[0];
+  dw_job j;
+  j.x = x->data;
+  j.w = w->data;
+  j.bias = a->n_in > 2 ? a->in[2]->data : NULL;
+  j.y = y->data;
+  j.c = (size_t)x->dims[1];
+  j.h = (size_t)x->dims[2];
+  j.wd = (size_t)x->dims[3];
+  j.kh = (size_t)w->dims[2];
+  j.kw = (size_t)w->dims[3];
+  j.oh = (size_t)y->dims[2];
+  j.ow = (size_t)y->dims[3];
+  j.sh = (size_t)ember_attr_i(a, EMBER_A_CONV2D_STRIDE_H);
+  j.sw = (size_t)ember_attr_i(a, EMBER_A_CONV2D_STRIDE_W);
+  j.ph = (size_t)ember_attr_i(a, EMBER_A_CONV2D_PAD_H);
+  j.pw = (size_t)ember_attr_i(a, EMBER_A_CONV2D_PAD_W);
+  j.dh = (size_t)ember_attr_i(a, EMBER_A_CONV2D_DIL_H);
+  j.dw = (size_t)ember_attr_i(a, EMBER_A_CONV2D_DIL_W);
+  j.act = (int)ember_attr_i(a, EMBER_A_CONV2D_ACT);
+  j.lo = (float)ember_attr_f(a, EMBER_A_CONV2D_ACT_MIN);
+  j.hi = (float)ember_attr_f(a, EMBER_A_CONV2D_ACT_MAX);
+  j.plane = ember_f32_dwconv_plane();
+  ember_pool_run(a->pool, (size_t)x->dims[0] * j.c, dw_tile, &j);
+  return EMBER_OK;
+}
+
+static const ember_fast_kernel kDwConv = {"f32_dwconv_rows", dwconv_applies, dwconv_prepare, dwconv_eval};
+
+/* ------------------------------------------------------------------------------------ table */
+
+static const ember_fast_kernel kLinear = {"f32_linear_gemm", linear_applies, linear_prepare, linear_eval};
+static const ember_fast_kernel kLinearPacked = {"f32_linear_gemm_inplace", linear_packed_applies,
+                                                 linear_packed_prepare, linear_packed_eval};
+static const ember_fast_kernel kConv = {"f32_conv2d_im2col_gemm", conv_applies, conv_prepare, conv_eval};
+
+const ember_fast_kernel *ember_fast_kernel_for(int32_t op) {
+  switch (op) {
+    case EMBER_OP_LINEAR: return &kLinear;
+    case EMBER_OP_LINEAR_PACKED: return &kLinearPacked;
+    case EMBER_OP_CONV2D: return &kConv; /* depthwise nodes are redirected in ember_fast_kernel_select */
+    default: return NULL;
+  }
+}
+
+const ember_fast_kernel *ember_fast_kernel_select(const ember_kargs *a) {
+  if (a->op == EMBER_OP_CONV2D && dwconv_applies(a)) return &kDwConv;
+  const ember_fast_kernel *k = ember_fast_kernel_for(a->op);
+  return k && k->applies(a) ? k : NULL;
+}

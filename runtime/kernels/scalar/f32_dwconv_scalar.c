@@ -1,0 +1,6 @@
+/* Depthwise conv2d plane kernel, portable build (auto-vectorized with the target's baseline ISA). */
+#include <stddef.h>
+
+#include "../fast/f32_dwconv.h"
+#define EMBER_DWCONV_FN ember_f32_dwconv_plane_scalar
+#include "../fast/f32_dwconv.inc"

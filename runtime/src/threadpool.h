@@ -1,0 +1,20 @@
+/* A persistent thread pool owned by one session: threads are made once at session creation, the
+ * calling thread works too, and work is split into tiles handed out by an atomic counter (an idle
+ * thread takes the next tile: dynamic scheduling, so a slow core does not hold the others up). */
+#ifndef EMBER_THREADPOOL_H
+#define EMBER_THREADPOOL_H
+
+#include <stddef.h>
+
+typedef struct ember_pool ember_pool;
+/* fn(ctx, tile, thread): thread is in [0, threads); 0 is the caller. */
+typedef void (*ember_task_fn)(void *ctx, size_t tile, int thread);
+
+/* threads <= 1 gives a pool that runs everything on the caller (no threads are created). */
+ember_pool *ember_pool_create(int threads);
+void ember_pool_free(ember_pool *pool);
+int ember_pool_threads(const ember_pool *pool);
+/* Run fn for tiles [0, n_tiles) across the pool and return when all are done. */
+void ember_pool_run(ember_pool *pool, size_t n_tiles, ember_task_fn fn, void *ctx);
+
+#endif

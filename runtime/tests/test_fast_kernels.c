@@ -1,0 +1,237 @@
+/* Fast kernels against the reference kernels (the oracle): every GEMM microkernel this CPU can run
+ * against a naive product, and the fast linear / conv2d against ref linear / conv2d, on random shapes
+ * with sizes of 1, primes and tails that do not fill a register, with 1 and 3 threads.
+ * Prints "N passed, M failed". */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../kernels/fast/f32_gemm.h"
+#include "internal.h"
+#include "ref_kernels.h"
+#include "threadpool.h"
+
+static int g_pass, g_fail;
+static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
+static uint32_t rnd(void) {
+  rng_state ^= rng_state << 13;
+  rng_state ^= rng_state >> 7;
+  rng_state ^= rng_state << 17;
+  return (uint32_t)(rng_state >> 11);
+}
+static float frand(void) { return (float)(rnd() % 20001) / 10000.f - 1.f; }
+static size_t irand(size_t lo, size_t hi) { return lo + rnd() % (hi - lo + 1); }
+
+static void check(int ok, const char *what, double err) {
+  if (ok) {
+    g_pass++;
+  } else {
+    g_fail++;
+    printf("FAIL %s (max err %g)\n", what, err);
+  }
+}
+
+static double max_rel_err(const float *a, const float *b, size_t n) {
+  double worst = 0;
+  for (size_t i = 0; i < n; i++) {
+    double d = fabs((double)a[i] - b[i]) / (1.0 + fabs((double)b[i]));
+    if (!(d <= worst)) worst = d;
+  }
+  return worst;
+}
+
+static void test_ukernel(ember_f32_ukernel uk, const char *name) {
+  for (int trial = 0; trial < 300; trial++) {
+    size_t mr = irand(1, 6), nr = irand(1, 16), k = trial < 20 ? (size_t)trial + 1 : irand(1, 700);
+    size_t lda = k + irand(0, 3), ldc = nr + irand(0, 5);
+    int acc = (int)(rnd() & 1);
+    float *a = malloc(sizeof(float) * mr * lda), *b = aligned_alloc(64, sizeof(float) * ((k * 16 + 15) / 16 * 16 + 16));
+    float *c = malloc(sizeof(float) * mr * ldc), *want = malloc(sizeof(float) * mr * ldc);
+    for (size_t i = 0; i < mr * lda; i++) a[i] = frand();
+    for (size_t i = 0; i < k * 16; i++) b[i] = frand();
+    for (size_t i = 0; i < mr * ldc; i++) c[i] = want[i] = frand();
+    for (size_t r = 0; r < mr; r++)
+      for (size_t j = 0; j < nr; j++) {
+        double s = 0;
+        for (size_t p = 0; p < k; p++) s += (double)a[r * lda + p] * b[p * 16 + j];
+        want[r * ldc + j] = (float)(acc ? want[r * ldc + j] + s : s);
+      }
+    uk(mr, nr, k, a, lda, b, c, ldc, acc);
+    double e = max_rel_err(c, want, mr * ldc); /* columns past nr must be untouched too */
+    char what[128];
+    snprintf(what, sizeof what, "%s mr=%zu nr=%zu k=%zu acc=%d", name, mr, nr, k, acc);
+    check(e < 1e-4 * sqrt((double)k + 1), what, e);
+    free(a);
+    free(b);
+    free(c);
+    free(want);
+  }
+}
+
+static ember_tensor tensor(int rank, const int64_t *dims, int storage, float *data) {
+  ember_tensor t;
+  memset(&t, 0, sizeof t);
+  t.dtype = EMBER_DTYPE_F32;
+  t.rank = rank;
+  t.numel = 1;
+  for (int i = 0; i < rank; i++) {
+    t.dims[i] = dims[i];
+    t.numel *= dims[i];
+  }
+  t.nbytes = (uint64_t)t.numel * 4;
+  t.storage = (uint32_t)storage;
+  t.data = data;
+  return t;
+}
+
+static float *frand_array(int64_t n) {
+  float *p = malloc(sizeof(float) * (size_t)(n ? n : 1));
+  for (int64_t i = 0; i < n; i++) p[i] = frand();
+  return p;
+}
+
+/* run op through the ref kernel and the fast kernel (prepare + eval), compare */
+static void compare_op(int32_t op, const ember_tensor **in, int n_in, ember_tensor *y_ref, ember_tensor *y_fast,
+                       const int64_t *attr, int n_attr, ember_pool *pool, const char *what) {
+  char err[256] = {0};
+  ember_kargs a;
+  memset(&a, 0, sizeof a);
+  a.op = op;
+  a.in = in;
+  a.n_in = n_in;
+  a.n_out = 1;
+  a.attr = attr;
+  a.n_attr = n_attr;
+  a.err = err;
+  a.err_len = sizeof err;
+  ember_tensor *outs[1] = {y_ref};
+  a.out = outs;
+  uint64_t scratch = 0;
+  if (ember_kernel_for(op)->check(&a, &scratch) != EMBER_OK) {
+    check(0, err, 0);
+    return;
+  }
+  void *ref_scratch = aligned_alloc(64, (scratch + 63) / 64 * 64 + 64);
+  a.scratch = ref_scratch;
+  ember_kernel_for(op)->eval(&a);
+  const ember_fast_kernel *fk = ember_fast_kernel_select(&a);
+  if (!fk) {
+    check(0, "fast kernel does not apply", 0);
+    free(ref_scratch);
+    return;
+  }
+  void *packed = NULL;
+  uint64_t packed_bytes = 0, per_thread = 0;
+  fk->prepare(&a, &packed, &packed_bytes, &per_thread);
+  int threads = ember_pool_threads(pool);
+  uint64_t stride = (per_thread + 63) / 64 * 64;
+  void *scratch_mem = aligned_alloc(64, stride * (uint64_t)threads + 64);
+  outs[0] = y_fast;
+  a.scratch = scratch_mem;
+  a.scratch_stride = stride;
+  a.packed = packed;
+  a.pool = pool;
+  fk->eval(&a);
+  double e = max_rel_err(y_fast->data, y_ref->data, (size_t)y_ref->numel);
+  check(e < 2e-5, what, e);
+  free(packed);
+  free(scratch_mem);
+  free(ref_scratch);
+}
+
+static void test_linear(ember_pool *pool) {
+  for (int trial = 0; trial < 40; trial++) {
+    int64_t m = (int64_t)irand(1, trial % 3 ? 20 : 100), k = (int64_t)irand(1, 600), n = (int64_t)irand(1, 70);
+    int64_t xd[2] = {m, k}, wd[2] = {n, k}, bd[1] = {n}, yd[2] = {m, n};
+    float *xv = frand_array(m * k), *wv = frand_array(n * k), *bv = frand_array(n);
+    float *yr = calloc((size_t)(m * n), 4), *yf = calloc((size_t)(m * n), 4);
+    ember_tensor x = tensor(2, xd, EMBER_STORAGE_ARENA, xv), w = tensor(2, wd, EMBER_STORAGE_CONST, wv);
+    ember_tensor b = tensor(1, bd, EMBER_STORAGE_CONST, bv), y1 = tensor(2, yd, 0, yr), y2 = tensor(2, yd, 0, yf);
+    const ember_tensor *in[3] = {&x, &w, &b};
+    double lo = -0.5, hi = 0.5;
+    int64_t attr[3] = {(int64_t)(trial % 9), 0, 0};
+    memcpy(&attr[1], &lo, 8);
+    memcpy(&attr[2], &hi, 8);
+    char what[128];
+    snprintf(what, sizeof what, "linear m=%lld k=%lld n=%lld act=%d threads=%d", (long long)m, (long long)k,
+             (long long)n, trial % 9, ember_pool_threads(pool));
+    compare_op(EMBER_OP_LINEAR, in, trial % 2 ? 3 : 2, &y1, &y2, attr, 3, pool, what);
+    /* the same product with the weight packed into panels (as the exporter writes linear_packed) */
+    int64_t panels = (n + 15) / 16, pd[3] = {panels, k, 16};
+    float *pv = aligned_alloc(64, (size_t)(panels * k * 16) * 4 + 64);
+    for (int64_t p = 0; p < panels; p++)
+      for (int64_t kk = 0; kk < k; kk++)
+        for (int64_t jj = 0; jj < 16; jj++)
+          pv[(p * k + kk) * 16 + jj] = p * 16 + jj < n ? wv[(p * 16 + jj) * k + kk] : 0.f;
+    ember_tensor wp = tensor(3, pd, EMBER_STORAGE_CONST, pv);
+    const ember_tensor *inp[3] = {&x, &wp, &b};
+    int64_t pattr[4] = {n, attr[0], attr[1], attr[2]};
+    memset(yr, 0, (size_t)(m * n) * 4);
+    memset(yf, 0, (size_t)(m * n) * 4);
+    strncat(what, " packed", sizeof what - strlen(what) - 1);
+    compare_op(EMBER_OP_LINEAR_PACKED, inp, trial % 2 ? 3 : 2, &y1, &y2, pattr, 4, pool, what);
+    free(pv);
+    free(xv);
+    free(wv);
+    free(bv);
+    free(yr);
+    free(yf);
+  }
+}
+
+static void test_conv(ember_pool *pool) {
+  for (int trial = 0; trial < 60; trial++) {
+    int64_t groups = trial % 4 == 0 ? (int64_t)irand(2, 5) : 1;
+    int depthwise = trial % 5 == 1;
+    int64_t cg = depthwise ? 1 : (int64_t)irand(1, 9), og = depthwise ? 1 : (int64_t)irand(1, 13);
+    if (depthwise) groups = (int64_t)irand(1, 12);
+    int64_t n = (int64_t)irand(1, 2), c = cg * groups, o = og * groups;
+    int64_t kh = (int64_t)irand(1, 5), kw = (int64_t)irand(1, 5), sh = (int64_t)irand(1, 3), sw = (int64_t)irand(1, 3);
+    int64_t dh = (int64_t)irand(1, 2), dw = (int64_t)irand(1, 2), ph = (int64_t)irand(0, 2), pw = (int64_t)irand(0, 2);
+    int64_t h = (int64_t)irand(1, 19) + dh * (kh - 1), wd = (int64_t)irand(1, 23) + dw * (kw - 1);
+    int64_t oh = (h + 2 * ph - dh * (kh - 1) - 1) / sh + 1, ow = (wd + 2 * pw - dw * (kw - 1) - 1) / sw + 1;
+    int64_t xd[4] = {n, c, h, wd}, wdims[4] = {o, cg, kh, kw}, bd[1] = {o}, yd[4] = {n, o, oh, ow};
+    float *xv = frand_array(n * c * h * wd), *wv = frand_array(o * cg * kh * kw), *bv = frand_array(o);
+    float *yr = calloc((size_t)(n * o * oh * ow), 4), *yf = calloc((size_t)(n * o * oh * ow), 4);
+    ember_tensor x = tensor(4, xd, EMBER_STORAGE_ARENA, xv), w = tensor(4, wdims, EMBER_STORAGE_CONST, wv);
+    ember_tensor b = tensor(1, bd, EMBER_STORAGE_CONST, bv), y1 = tensor(4, yd, 0, yr), y2 = tensor(4, yd, 0, yf);
+    const ember_tensor *in[3] = {&x, &w, &b};
+    double lo = 0.0, hi = 6.0;
+    int64_t attr[10] = {sh, sw, ph, pw, dh, dw, groups, trial % 3 == 0 ? EMBER_ACT_CLAMP : EMBER_ACT_NONE, 0, 0};
+    memcpy(&attr[8], &lo, 8);
+    memcpy(&attr[9], &hi, 8);
+    char what[200];
+    snprintf(what, sizeof what, "conv2d n=%lld c=%lld o=%lld g=%lld %lldx%lld k=%lldx%lld s=%lld,%lld d=%lld,%lld "
+             "p=%lld,%lld threads=%d", (long long)n, (long long)c, (long long)o, (long long)groups, (long long)h,
+             (long long)wd, (long long)kh, (long long)kw, (long long)sh, (long long)sw, (long long)dh, (long long)dw,
+             (long long)ph, (long long)pw, ember_pool_threads(pool));
+    compare_op(EMBER_OP_CONV2D, in, trial % 2 ? 3 : 2, &y1, &y2, attr, 10, pool, what);
+    free(xv);
+    free(wv);
+    free(bv);
+    free(yr);
+    free(yf);
+  }
+}
+
+int main(void) {
+  test_ukernel(ember_f32_gemm_6x16_scalar, "scalar");
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) test_ukernel(ember_f32_gemm_6x16_avx2_fma, "avx2_fma");
+  else printf("note: this CPU has no AVX2+FMA; that microkernel was not run\n");
+#endif
+#if defined(__aarch64__)
+  test_ukernel(ember_f32_gemm_6x16_neon, "neon");
+#endif
+  printf("selected microkernel: %s\n", ember_f32_gemm_ukernel_name());
+  for (int threads = 1; threads <= 3; threads += 2) {
+    ember_pool *pool = ember_pool_create(threads);
+    test_linear(pool);
+    test_conv(pool);
+    ember_pool_free(pool);
+  }
+  printf("%d passed, %d failed\n", g_pass, g_fail);
+  return g_fail != 0;
+}
