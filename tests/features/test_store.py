@@ -119,7 +119,7 @@ def test_migrates_version_1_file_keeping_data(tmp_path):
     fs.vector(spec, "u", at=NOW, record=True)  # the table added by the v2 migration works
     assert len(fs.served()) == 1
     fs.close()
-    assert sqlite3.connect(p).execute("PRAGMA user_version").fetchone()[0] == sch.SCHEMA_VERSION == 3
+    assert sqlite3.connect(p).execute("PRAGMA user_version").fetchone()[0] == sch.SCHEMA_VERSION == 4
 
 
 def test_newer_schema_is_refused_and_file_untouched(tmp_path):

@@ -21,7 +21,7 @@ from typing import TypeVar
 from ember.features.errors import FeatureStoreError, SchemaVersionError
 
 APPLICATION_ID = 0x454D4246  # "EMBF"
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 T = TypeVar("T")
 
 # Version 1: events, time buckets, specs, retention log.
@@ -122,8 +122,22 @@ def fill_dlast(conn: sqlite3.Connection, sid: int) -> None:
     )
 
 
+# Version 4: events clustered by (ev, ent, ts, seq) (WITHOUT ROWID): one B-tree fewer to update per
+# event, raw edge reads never leave the tree; seq is handed out from meta under the write lock.
+_V4 = """
+CREATE TABLE events_v4 (
+  ev INTEGER NOT NULL, ent INTEGER NOT NULL, ts INTEGER NOT NULL, seq INTEGER NOT NULL,
+  value REAL NOT NULL, attrs TEXT, PRIMARY KEY (ev, ent, ts, seq)
+) WITHOUT ROWID;
+INSERT INTO events_v4(ev, ent, ts, seq, value, attrs) SELECT ev, ent, ts, seq, value, attrs FROM events;
+DROP TABLE events;
+ALTER TABLE events_v4 RENAME TO events;
+CREATE INDEX events_by_time ON events(ev, ts);
+INSERT INTO meta(key, value) SELECT 'seq', coalesce(max(seq), 0) FROM events;
+"""
+
 # MIGRATIONS[i] takes a file from version i to version i + 1: a SQL script or a function.
-MIGRATIONS: tuple[str | Callable[[sqlite3.Connection], None], ...] = (_V1, _V2, _v3)
+MIGRATIONS: tuple[str | Callable[[sqlite3.Connection], None], ...] = (_V1, _V2, _v3, _V4)
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
 

@@ -151,6 +151,9 @@ def _eq(got: Any, want: Scalar) -> bool:
     return got == want
 
 
+_KEY_ENC = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
+
+
 def distinct_key(key: str, entity: str, value: float, attrs: Mapping[str, Any] | None) -> str | None:
     """The canonical text of the value that `count_distinct` counts (None: the event has no such key)."""
     if key == "entity":
@@ -160,7 +163,7 @@ def distinct_key(key: str, entity: str, value: float, attrs: Mapping[str, Any] |
     name = key[len("attrs.") :]
     if not attrs or name not in attrs:
         return None
-    return json.dumps(attrs[name], sort_keys=True, separators=(",", ":"))
+    return _KEY_ENC.encode(attrs[name])
 
 
 @dataclass(frozen=True)

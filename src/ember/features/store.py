@@ -398,18 +398,22 @@ class FeatureStore:
             self._maintain_locked(None)
 
     def _write_records(self, conn: sqlite3.Connection, recs: list[tuple], served: list[tuple]) -> None:
-        rows = []
-        acc = _Acc()
-        ev_cache, ent_cache, streams_by_ev = self._ev, self._ent, self._streams
-        for event, entity, ts, value, aj, attrs in recs:
-            ev = ev_cache.get(event) or self._ev_id(conn, event)
-            ent = ent_cache.get(entity) or self._ent_id(conn, entity)
-            rows.append((ev, ent, ts, value, aj))
-            streams = streams_by_ev.get(ev)
-            if streams:
-                acc.add(streams, ent, entity, ts, value, attrs)
-        conn.executemany("INSERT INTO events(ev, ent, ts, value, attrs) VALUES (?,?,?,?,?)", rows)
-        acc.write(conn)
+        if recs:
+            seq = conn.execute("SELECT value FROM meta WHERE key = 'seq'").fetchone()[0]
+            rows = []
+            acc = _Acc()
+            ev_cache, ent_cache, streams_by_ev = self._ev, self._ent, self._streams
+            for event, entity, ts, value, aj, attrs in recs:
+                ev = ev_cache.get(event) or self._ev_id(conn, event)
+                ent = ent_cache.get(entity) or self._ent_id(conn, entity)
+                seq += 1
+                rows.append((ev, ent, ts, seq, value, aj))
+                streams = streams_by_ev.get(ev)
+                if streams:
+                    acc.add(streams, ent, entity, ts, value, attrs)
+            conn.executemany("INSERT INTO events(ev, ent, ts, seq, value, attrs) VALUES (?,?,?,?,?,?)", rows)
+            conn.execute("UPDATE meta SET value = ? WHERE key = 'seq'", (seq,))
+            acc.write(conn)
         if served:
             conn.executemany(
                 "INSERT INTO served(ts, spec, version, spec_hash, entity, vector) VALUES (?,?,?,?,?,?)",
