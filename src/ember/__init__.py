@@ -27,6 +27,7 @@ __all__ = [
     "UnsupportedOpError",
     "export",
     "load",
+    "quantize",
     "__version__",
 ]
 
@@ -43,3 +44,10 @@ def load(path: Any, threads: int | None = None, verify: bool = True, reference: 
     from ember.runtime import load as _load
 
     return _load(path, threads=threads, verify=verify, reference=reference)
+
+
+def quantize(program: Any, **options: Any) -> Any:
+    """Quantize an exported `ember.Program` (schemes: int8, int8-dynamic, int4-weight, auto)."""
+    from ember.quant import quantize as _quantize
+
+    return _quantize(program, **options)

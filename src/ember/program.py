@@ -16,8 +16,13 @@ from ember.passes.memory_plan import MemoryPlan
 
 
 class Program:
-    def __init__(self, graph: Graph, plan: MemoryPlan, metadata: dict[str, Any]) -> None:
+    def __init__(
+        self, graph: Graph, plan: MemoryPlan, metadata: dict[str, Any], source_graph: Graph | None = None
+    ) -> None:
         self.graph = graph
+        # the optimized graph before runtime lowering (weight packing, views, in-place, plan): what
+        # ember.quantize and other graph-level tools start from
+        self.source_graph = source_graph
         self.plan = plan
         self.metadata = metadata
         self._bytes: bytes | None = None

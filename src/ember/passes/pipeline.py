@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from ember.ir.graph import Graph
@@ -35,11 +36,13 @@ def compile_graph(graph: Graph, optimize: bool = True, metadata: dict[str, Any] 
 
     graph = legalize_outputs(dead_code_elimination(graph))
     if optimize:
-        graph = optimize_graph(graph)
-        graph = pack_linear_weights(legalize_outputs(graph))
+        graph = legalize_outputs(optimize_graph(graph))
+    source = copy.deepcopy(graph)  # optimized, not yet lowered to runtime layouts: input to ember.quantize
+    if optimize:
+        graph = pack_linear_weights(graph)
     graph.verify()
     check_kernels(graph)
     if optimize:
         graph = inplace_reuse(alias_views(graph))
     plan = plan_memory(graph)
-    return Program(graph, plan, dict(metadata or {}))
+    return Program(graph, plan, dict(metadata or {}), source_graph=source)
