@@ -27,7 +27,16 @@ ENV = {**os.environ, "PYTHONPATH": os.pathsep.join([SRC, os.environ.get("PYTHONP
 def spawn(db: Path, entity: str, start: int, count: int, mode: str) -> subprocess.Popen:
     flags = ["-S"] if sys.flags.no_site else []  # import ember the way this process did
     return subprocess.Popen(
-        [sys.executable, *flags, str(HERE / "features_child.py"), str(db), entity, str(start), str(count), mode],
+        [
+            sys.executable,
+            *flags,
+            str(HERE / "features_child.py"),
+            str(db),
+            entity,
+            str(start),
+            str(count),
+            mode,
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=ENV,

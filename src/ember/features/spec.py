@@ -152,6 +152,7 @@ def _eq(got: Any, want: Scalar) -> bool:
 
 
 _KEY_ENC = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
+_MISSING = object()
 
 
 def distinct_key(key: str, entity: str, value: float, attrs: Mapping[str, Any] | None) -> str | None:
@@ -160,10 +161,17 @@ def distinct_key(key: str, entity: str, value: float, attrs: Mapping[str, Any] |
         return entity
     if key == "value":
         return repr(float(value))
-    name = key[len("attrs.") :]
-    if not attrs or name not in attrs:
+    if not attrs:
         return None
-    return _KEY_ENC.encode(attrs[name])
+    v = attrs.get(key[6:], _MISSING)  # key is "attrs.<name>"
+    if v is _MISSING:
+        return None
+    t = type(v)
+    if t is int:
+        return str(v)  # what JSON would write, without the encoder's overhead
+    if t is str:
+        return _KEY_ENC.encode(v)
+    return _KEY_ENC.encode(v)
 
 
 @dataclass(frozen=True)

@@ -81,17 +81,14 @@ class ServedVector:
     vector: np.ndarray
 
 
-@dataclass(frozen=True)
 class _Stream:
-    id: int
-    ev: int
-    where: tuple
-    scope: str
-    dkey: str
+    """One (event, where, scope, distinct key): the unit the store keeps time buckets for."""
 
-    @property
-    def any(self) -> bool:
-        return self.scope == "any"
+    __slots__ = ("id", "ev", "where", "scope", "dkey", "any")
+
+    def __init__(self, id: int, ev: int, where: tuple, scope: str, dkey: str) -> None:  # noqa: A002
+        self.id, self.ev, self.where, self.scope, self.dkey = id, ev, where, scope, dkey
+        self.any = scope == "any"
 
 
 @dataclass
@@ -198,6 +195,7 @@ class FeatureStore:
         self._horizon: dict[int, int] = {}
         self._streams: dict[int, list[_Stream]] = {}
         self._ent: dict[str, int] = {}
+        self._dk_known: set[tuple] = set()  # distinct-key bucket rows known to be in the file
         try:
             self._conn = connect(self.path, readonly=readonly, sync=sync, timeout=timeout)
         except sqlite3.DatabaseError as exc:
@@ -243,6 +241,7 @@ class FeatureStore:
         self._ev_names.clear()
         self._horizon.clear()
         self._ent.clear()
+        self._dk_known.clear()
         self._streams = {}
         for i, name, horizon in self._conn.execute("SELECT id, name, horizon FROM event_types"):
             self._ev[name] = i
@@ -257,6 +256,7 @@ class FeatureStore:
     def _invalidate(self) -> None:
         self._gen = None
         self._ent.clear()
+        self._dk_known.clear()
 
     def _bump_gen(self, conn: sqlite3.Connection) -> None:
         conn.execute("UPDATE meta SET value = value + 1 WHERE key = 'gen'")
@@ -413,7 +413,7 @@ class FeatureStore:
                     acc.add(streams, ent, entity, ts, value, attrs)
             conn.executemany("INSERT INTO events(ev, ent, ts, seq, value, attrs) VALUES (?,?,?,?,?,?)", rows)
             conn.execute("UPDATE meta SET value = ? WHERE key = 'seq'", (seq,))
-            acc.write(conn)
+            acc.write(conn, self._dk_known)
         if served:
             conn.executemany(
                 "INSERT INTO served(ts, spec, version, spec_hash, entity, vector) VALUES (?,?,?,?,?,?)",
@@ -861,6 +861,7 @@ class FeatureStore:
         return reports
 
     def _drop_buckets_before(self, conn: sqlite3.Connection, evs: list[int], h: int) -> int:
+        self._dk_known.clear()
         before = conn.total_changes
         for ev in evs:
             for s in self._streams.get(ev, []):
@@ -910,6 +911,7 @@ class FeatureStore:
             return ForgetReport(entity, n_events, n_served, rebuilt, self._truncate_wal())
 
     def _forget_tx(self, conn: sqlite3.Connection, entity: str) -> tuple[int, int, int]:
+        self._dk_known.clear()
         before = conn.total_changes
         conn.execute("DELETE FROM served WHERE entity = ?", (entity,))
         n_served = conn.total_changes - before
@@ -951,6 +953,7 @@ class FeatureStore:
             self._pending_served.clear()
 
             def tx(conn: sqlite3.Connection) -> tuple[int, int]:
+                self._dk_known.clear()
                 n = conn.execute("SELECT count(*) FROM events").fetchone()[0]
                 s = conn.execute("SELECT count(*) FROM served").fetchone()[0]
                 for t in ("events", "buckets", "dbuckets", "dlast", "served", "entities", "evictions"):
@@ -1092,14 +1095,17 @@ class _Acc:
         m = ts // _G0
         num = self.num
         for s in streams:
-            if s.where and not matches(attrs, s.where):
+            where = s.where
+            if where and not matches(attrs, where):
                 continue
             e = 0 if s.any else ent
-            if s.dkey:
-                k = distinct_key(s.dkey, entity, value, attrs)
+            dkey = s.dkey
+            if dkey:
+                k = distinct_key(dkey, entity, value, attrs)
                 if k is not None:
-                    self.dk.add((s.id, e, m, k))
-                    lk = (s.id, e, k)
+                    sid = s.id
+                    self.dk.add((sid, e, m, k))
+                    lk = (sid, e, k)
                     if self.last.get(lk, NEG_INF) < ts:
                         self.last[lk] = ts
                 continue
@@ -1112,10 +1118,11 @@ class _Acc:
                 d[1] += value
                 if value < d[2]:
                     d[2] = value
-                if value > d[3]:
+                elif value > d[3]:
                     d[3] = value
 
-    def write(self, conn: sqlite3.Connection) -> None:
+    def write(self, conn: sqlite3.Connection, known: set | None = None) -> None:
+        """Apply the deltas. `known`: distinct-key bucket rows this store already wrote (skipped)."""
         if self.num:
             rolled: dict[tuple, list] = {}
             for (sid, e, m), v in self.num.items():
@@ -1140,6 +1147,11 @@ class _Acc:
                 for sid, e, m, k in self.dk
                 for lvl, g in enumerate(bk.GRANULARITIES)
             }
+            if known is not None:
+                if len(known) > 500_000:
+                    known.clear()
+                rows -= known
+                known |= rows
             conn.executemany(_DINSERT, rows)
             self.dk.clear()
         if self.last:
