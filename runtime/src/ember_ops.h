@@ -3,7 +3,7 @@
 #define EMBER_OPS_H
 
 #define EMBER_MAX_RANK 8
-#define EMBER_OP_ID_LIMIT 82
+#define EMBER_OP_ID_LIMIT 107
 
 /* dtypes */
 #define EMBER_DTYPE_F32 1
@@ -87,6 +87,13 @@
 #define EMBER_OP_CAST 77
 #define EMBER_OP_EMBEDDING 80
 #define EMBER_OP_SDPA 81
+#define EMBER_OP_QUANTIZE 100
+#define EMBER_OP_DEQUANTIZE 101
+#define EMBER_OP_QCONV2D 102
+#define EMBER_OP_QLINEAR 103
+#define EMBER_OP_DQLINEAR 104
+#define EMBER_OP_Q4LINEAR 105
+#define EMBER_OP_Q4EMBEDDING 106
 
 /* attribute slots: EMBER_A_<OP>_<ATTR> is the slot index, EMBER_NSLOTS_<OP> the count */
 #define EMBER_A_CONV2D_STRIDE_H 0
@@ -234,6 +241,40 @@
 #define EMBER_A_SDPA_IS_CAUSAL 0
 #define EMBER_A_SDPA_SCALE 1
 #define EMBER_NSLOTS_SDPA 2
+#define EMBER_A_QUANTIZE_SCALE 0
+#define EMBER_A_QUANTIZE_ZERO_POINT 1
+#define EMBER_NSLOTS_QUANTIZE 2
+#define EMBER_A_DEQUANTIZE_SCALE 0
+#define EMBER_A_DEQUANTIZE_ZERO_POINT 1
+#define EMBER_NSLOTS_DEQUANTIZE 2
+#define EMBER_A_QCONV2D_STRIDE_H 0
+#define EMBER_A_QCONV2D_STRIDE_W 1
+#define EMBER_A_QCONV2D_PAD_H 2
+#define EMBER_A_QCONV2D_PAD_W 3
+#define EMBER_A_QCONV2D_DIL_H 4
+#define EMBER_A_QCONV2D_DIL_W 5
+#define EMBER_A_QCONV2D_GROUPS 6
+#define EMBER_A_QCONV2D_X_ZP 7
+#define EMBER_A_QCONV2D_Y_ZP 8
+#define EMBER_A_QCONV2D_QMIN 9
+#define EMBER_A_QCONV2D_QMAX 10
+#define EMBER_NSLOTS_QCONV2D 11
+#define EMBER_A_QLINEAR_X_ZP 0
+#define EMBER_A_QLINEAR_Y_ZP 1
+#define EMBER_A_QLINEAR_QMIN 2
+#define EMBER_A_QLINEAR_QMAX 3
+#define EMBER_NSLOTS_QLINEAR 4
+#define EMBER_A_DQLINEAR_ACT 0
+#define EMBER_A_DQLINEAR_ACT_MIN 1
+#define EMBER_A_DQLINEAR_ACT_MAX 2
+#define EMBER_NSLOTS_DQLINEAR 3
+#define EMBER_A_Q4LINEAR_GROUP_SIZE 0
+#define EMBER_A_Q4LINEAR_ACT 1
+#define EMBER_A_Q4LINEAR_ACT_MIN 2
+#define EMBER_A_Q4LINEAR_ACT_MAX 3
+#define EMBER_NSLOTS_Q4LINEAR 4
+#define EMBER_A_Q4EMBEDDING_GROUP_SIZE 0
+#define EMBER_NSLOTS_Q4EMBEDDING 1
 
 /* X-macro: name, id, min inputs, max inputs, outputs, slots */
 #define EMBER_OP_LIST(X) \
@@ -297,5 +338,12 @@
   X(cast, 77, 1, 1, 1, 1) \
   X(embedding, 80, 2, 2, 1, 0) \
   X(sdpa, 81, 3, 4, 1, 2) \
+  X(quantize, 100, 1, 1, 1, 2) \
+  X(dequantize, 101, 1, 1, 1, 2) \
+  X(qconv2d, 102, 4, 4, 1, 11) \
+  X(qlinear, 103, 4, 4, 1, 4) \
+  X(dqlinear, 104, 3, 4, 1, 3) \
+  X(q4linear, 105, 3, 4, 1, 4) \
+  X(q4embedding, 106, 3, 3, 1, 1) \
 
 #endif /* EMBER_OPS_H */

@@ -7,6 +7,8 @@
 #define I64 (1u << EMBER_DTYPE_I64)
 #define BOOL (1u << EMBER_DTYPE_BOOL)
 #define ANY (F32 | I32 | I64 | BOOL)
+#define I8 (1u << EMBER_DTYPE_I8)
+#define U8 (1u << EMBER_DTYPE_U8)
 
 #define K(op, fn, dt) [EMBER_OP_##op] = {#op, ember_ref_##fn##_check, ember_ref_##fn##_eval, dt, 0}
 #define KI(op, fn, dt, key) [EMBER_OP_##op] = {#op, ember_ref_##fn##_check, ember_ref_##fn##_eval, dt, key}
@@ -56,13 +58,13 @@ static const ember_kernel kTable[EMBER_OP_ID_LIMIT] = {
     K(LAYER_NORM, layer_norm, F32),
     K(RMS_NORM, rms_norm, F32),
     K(BATCH_NORM, batch_norm, F32),
-    K(MAX_POOL2D, max_pool2d, F32),
+    K(MAX_POOL2D, qany_max_pool2d, F32 | I8), /* int8 in quant_pool.c */
     K(AVG_POOL2D, avg_pool2d, F32),
     K(ADAPTIVE_AVG_POOL2D, adaptive_avg_pool2d, F32),
     K(REDUCE_MEAN, reduce, F32),
     K(REDUCE_SUM, reduce, F32 | I32 | I64),
     K(REDUCE_MAX, reduce, F32 | I32 | I64),
-    K(RESHAPE, reshape, ANY),
+    K(RESHAPE, qany_reshape, ANY | I8), /* int8 in quant_pool.c */
     K(PERMUTE, permute, ANY),
     K(EXPAND, expand, ANY),
     K(CONCAT, concat, ANY),
@@ -72,6 +74,14 @@ static const ember_kernel kTable[EMBER_OP_ID_LIMIT] = {
     K(CAST, cast, ANY),
     K(EMBEDDING, embedding, ANY),
     K(SDPA, sdpa, F32),
+    /* quantized ops (runtime/kernels/ref/quant_*.c) */
+    K(QUANTIZE, quantize, F32),
+    K(DEQUANTIZE, dequantize, I8),
+    K(QCONV2D, qconv2d, I8),
+    K(QLINEAR, qlinear, I8),
+    K(DQLINEAR, dqlinear, F32),
+    K(Q4LINEAR, q4linear, F32),
+    K(Q4EMBEDDING, q4embedding, U8),
 };
 
 const ember_kernel *ember_kernel_for(int32_t op) {

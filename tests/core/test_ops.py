@@ -295,6 +295,40 @@ case(
     lambda q, k, v, m: F.scaled_dot_product_attention(q, k, v, attn_mask=m),
 )
 
+
+# quantized ops (bit-exact coverage, torch comparisons and more shapes: tests/quant/test_quant_ops.py)
+def _i8(*shape: int) -> np.ndarray:
+    return rng.integers(-127, 128, shape).astype(np.int8)
+
+
+case("quantize", [r(3, 7)], {"scale": 0.02, "zero_point": 3})
+case("dequantize", [_i8(3, 7)], {"scale": 0.02, "zero_point": 3})
+case(
+    "qconv2d",
+    [_i8(1, 3, 7, 6), _i8(5, 3, 3, 3), rng.integers(-99, 99, 5).astype(np.int32), r(5, lo=1e-4, hi=1e-3)],
+    {"pad_h": 1, "pad_w": 1, "x_zp": -3, "y_zp": 2},
+)
+case(
+    "qlinear",
+    [_i8(3, 19), _i8(5, 19), rng.integers(-99, 99, 5).astype(np.int32), r(5, lo=1e-4, hi=1e-3)],
+    {"x_zp": 1, "y_zp": -2, "qmin": -2},
+)
+case("dqlinear", [r(3, 19), _i8(5, 19), r(5, lo=1e-3, hi=1e-2), r(5)], {})
+case(
+    "q4linear",
+    [r(2, 64), rng.integers(0, 256, (3, 32)).astype(np.uint8), r(3, 2, lo=0.01, hi=0.1).astype(np.float16)],
+    {"group_size": 32},
+)
+case(
+    "q4embedding",
+    [
+        rng.integers(0, 256, (6, 16)).astype(np.uint8),
+        r(6, 1, lo=0.01, hi=0.1).astype(np.float16),
+        rng.integers(0, 6, (2, 3)).astype(np.int32),
+    ],
+    {"group_size": 32},
+)
+
 IDS = [f"{c[0]}-{i}" for i, c in enumerate(CASES)]
 
 

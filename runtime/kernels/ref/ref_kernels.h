@@ -36,5 +36,15 @@ EMBER_DECLARE_KERNEL(copy)
 EMBER_DECLARE_KERNEL(cast)
 EMBER_DECLARE_KERNEL(embedding)
 EMBER_DECLARE_KERNEL(sdpa)
+/* quantized ops (quant_*.c; rounding rules in docs/quantization.md) */
+EMBER_DECLARE_KERNEL(quantize)
+EMBER_DECLARE_KERNEL(dequantize)
+EMBER_DECLARE_KERNEL(qlinear)
+EMBER_DECLARE_KERNEL(qconv2d)
+EMBER_DECLARE_KERNEL(dqlinear)
+EMBER_DECLARE_KERNEL(q4linear)
+EMBER_DECLARE_KERNEL(q4embedding)
+EMBER_DECLARE_KERNEL(qany_max_pool2d) /* max_pool2d: f32 -> max_pool2d, i8 -> quant_pool.c */
+EMBER_DECLARE_KERNEL(qany_reshape)    /* reshape: any dtype including i8 */
 
 #endif

@@ -630,7 +630,7 @@ def _maxpool_ref(i: list[np.ndarray], a: Attrs) -> list[np.ndarray]:
     out = None
     for oy, ox, ys, xs, oh, ow in _pool_windows(x, a):
         if out is None:
-            out = np.empty((x.shape[0], x.shape[1], oh, ow), np.float32)
+            out = np.empty((x.shape[0], x.shape[1], oh, ow), x.dtype)
         ys = [y for y in ys if 0 <= y < x.shape[2]]
         xs = [v for v in xs if 0 <= v < x.shape[3]]
         out[:, :, oy, ox] = x[:, :, ys][:, :, :, xs].max(axis=(2, 3))
@@ -965,6 +965,338 @@ _def(
     _sdpa_ref,
     doc="Scaled dot-product attention; mask is bool (keep) or additive float; scale 0 means 1/sqrt(E). "
     "A row whose every score is masked gives zeros.",
+)
+
+
+# ------------------------------------------------------------------------------------ quantization
+# Quantized ops (ids 100+). The rounding rules (docs/quantization.md) are shared bit for bit by the
+# numpy references here, the C reference kernels (runtime/kernels/ref/quant_*.c) and every fast
+# kernel. Activations: int8 asymmetric (scale, zero point). Weights: int8 symmetric per output
+# channel, or int4 symmetric per group with float16 scales. Bias: int32.
+Q_BIAS_LIMIT = 1 << 30  # int32 bias values are clamped to +-2^30 so the accumulator fits int32
+Q_MAX_K = 32768  # longest reduction: 32768 * 255 * 128 + 2^30 < 2^31
+
+
+def q_saturate(v: np.ndarray, zp: Any, lo: int = -128, hi: int = 127) -> np.ndarray:
+    """float32 v -> int8: rint (half to even) in float32, + zero point in float32, NaN -> zero point,
+    saturate to [lo, hi]."""
+    zp32 = np.asarray(zp, np.float32)
+    t = np.rint(np.asarray(v, np.float32)) + zp32
+    t = np.where(np.isnan(t), zp32, t)
+    return np.clip(t, lo, hi).astype(np.int8)
+
+
+def q_row_params(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Dynamic per-row activation parameters in float32: range [min(0, min x), max(0, max x)],
+    scale = (hi - lo) / 255 (1 when that is 0), zero point = saturate(-128 - rint(lo / scale))."""
+    x = np.asarray(x, np.float32)
+    lo = np.minimum(x.min(axis=-1), np.float32(0))
+    hi = np.maximum(x.max(axis=-1), np.float32(0))
+    with np.errstate(all="ignore"):
+        s = ((hi - lo) / np.float32(255)).astype(np.float32)
+        s = np.where(s == 0, np.float32(1), s).astype(np.float32)
+        zp = q_saturate(np.float32(0) - np.rint(lo / s), -128).astype(np.int32)
+    return s, zp
+
+
+def q_quantize_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(int8 rows, float32 scales, int32 zero points) of the dynamic per-row quantization."""
+    s, zp = q_row_params(x)
+    with np.errstate(all="ignore"):
+        q = q_saturate(np.asarray(x, np.float32) / s[..., None], zp[..., None])
+    return q, s, zp
+
+
+def _qcheck_attrs(a: Attrs, names: Sequence[str]) -> None:
+    for n in names:
+        if not -128 <= a[n] <= 127:
+            raise ValueError(f"{n}={a[n]} is outside int8")
+    if "qmin" in names and a["qmin"] > a["qmax"]:
+        raise ValueError(f"qmin {a['qmin']} > qmax {a['qmax']}")
+
+
+def _qcheck_scale(op: str, a: Attrs) -> None:
+    s = float(np.float32(a["scale"]))
+    if not (s > 0 and math.isfinite(s)):
+        raise ValueError(f"{op}: scale must be positive and finite as float32, got {a['scale']}")
+
+
+def _quantize_infer(s: list[Shape], d: list[DType], a: Attrs) -> list[tuple[Shape, DType]]:
+    if d[0] != DType.F32:
+        raise ValueError(f"quantize expects a float32 input, got {d[0].short}")
+    _qcheck_scale("quantize", a)
+    _qcheck_attrs(a, ["zero_point"])
+    return [(s[0], DType.I8)]
+
+
+def _quantize_ref(i: list[np.ndarray], a: Attrs) -> list[np.ndarray]:
+    with np.errstate(all="ignore"):
+        return [q_saturate(f32(i[0]) / np.float32(a["scale"]), a["zero_point"])]
+
+
+def _dequantize_infer(s: list[Shape], d: list[DType], a: Attrs) -> list[tuple[Shape, DType]]:
+    if d[0] != DType.I8:
+        raise ValueError(f"dequantize expects an int8 input, got {d[0].short}")
+    _qcheck_scale("dequantize", a)
+    _qcheck_attrs(a, ["zero_point"])
+    return [(s[0], DType.F32)]
+
+
+def _dequantize_ref(i: list[np.ndarray], a: Attrs) -> list[np.ndarray]:
+    return [(i[0].astype(np.int32) - a["zero_point"]).astype(np.float32) * np.float32(a["scale"])]
+
+
+_QSCALE = (AttrSpec("scale", "float", 1.0), AttrSpec("zero_point", "int", 0))
+_def(
+    "quantize",
+    100,
+    ["x"],
+    _QSCALE,
+    _quantize_infer,
+    _quantize_ref,
+    category="elementwise",
+    doc="float32 -> int8: saturate(rint(x / scale) + zero_point) (docs/quantization.md).",
+)
+_def(
+    "dequantize",
+    101,
+    ["x"],
+    _QSCALE,
+    _dequantize_infer,
+    _dequantize_ref,
+    category="elementwise",
+    doc="int8 -> float32: (q - zero_point) * scale.",
+)
+
+_QIO = (
+    AttrSpec("x_zp", "int", 0),
+    AttrSpec("y_zp", "int", 0),
+    AttrSpec("qmin", "int", -128),
+    AttrSpec("qmax", "int", 127),
+)
+
+
+def q_requantize(acc: np.ndarray, bias: np.ndarray, scale: np.ndarray, a: Attrs, axis: int) -> np.ndarray:
+    """Exact integer acc + clamped int32 bias -> float32 * scale[c] -> rint -> + y_zp -> [qmin, qmax]."""
+    sh = [1] * acc.ndim
+    sh[axis] = -1
+    b = np.clip(bias.astype(np.int64), -Q_BIAS_LIMIT, Q_BIAS_LIMIT).reshape(sh)
+    tot = (acc.astype(np.int64) + b).astype(np.int32)  # fits: see Q_MAX_K
+    v = tot.astype(np.float32) * np.asarray(scale, np.float32).reshape(sh)
+    return q_saturate(v, a["y_zp"], a["qmin"], a["qmax"])
+
+
+def _qconv2d_infer(s: list[Shape], d: list[DType], a: Attrs) -> list[tuple[Shape, DType]]:
+    if list(d) != [DType.I8, DType.I8, DType.I32, DType.F32]:
+        raise ValueError(f"qconv2d expects (i8, i8, i32, f32) inputs, got {[t.short for t in d]}")
+    _qcheck_attrs(a, ["x_zp", "y_zp", "qmin", "qmax"])
+    w = s[1]
+    ((shape, _),) = _conv2d_infer(s[:3], [DType.F32] * 3, a)
+    if s[3] != (w[0],):
+        raise ValueError(f"qconv2d scale shape {s[3]} != ({w[0]},)")
+    if w[1] * w[2] * w[3] > Q_MAX_K:
+        raise ValueError(f"qconv2d reduction length {w[1] * w[2] * w[3]} > {Q_MAX_K}")
+    return [(shape, DType.I8)]
+
+
+def _conv2d_acc(x: np.ndarray, w: np.ndarray, a: Attrs) -> np.ndarray:
+    """Zero-padded conv2d sums in float64 (exact for the integer operands of qconv2d)."""
+    n = x.shape[0]
+    o, cg, kh, kw = w.shape
+    g = a["groups"]
+    sh, sw, ph, pw, dh, dw = a["stride_h"], a["stride_w"], a["pad_h"], a["pad_w"], a["dil_h"], a["dil_w"]
+    (_, _, oh, ow), _ = _conv2d_infer([x.shape, w.shape], [DType.F32] * 2, a)[0]
+    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    out = np.zeros((n, o, oh, ow))
+    og = o // g
+    for gi in range(g):
+        xs = xp[:, gi * cg : (gi + 1) * cg]
+        ws = w[gi * og : (gi + 1) * og]
+        for ky in range(kh):
+            for kx in range(kw):
+                patch = xs[
+                    :,
+                    :,
+                    ky * dh : ky * dh + sh * (oh - 1) + 1 : sh,
+                    kx * dw : kx * dw + sw * (ow - 1) + 1 : sw,
+                ]
+                out[:, gi * og : (gi + 1) * og] += np.einsum("nchw,oc->nohw", patch, ws[:, :, ky, kx])
+    return out
+
+
+def _qconv2d_ref(i: list[np.ndarray], a: Attrs) -> list[np.ndarray]:
+    acc = _conv2d_acc(i[0].astype(np.float64) - a["x_zp"], i[1].astype(np.float64), a)
+    return [q_requantize(acc.astype(np.int64), i[2], i[3], a, 1)]
+
+
+def _qlinear_infer(s: list[Shape], d: list[DType], a: Attrs) -> list[tuple[Shape, DType]]:
+    if list(d) != [DType.I8, DType.I8, DType.I32, DType.F32]:
+        raise ValueError(f"qlinear expects (i8, i8, i32, f32) inputs, got {[t.short for t in d]}")
+    _qcheck_attrs(a, ["x_zp", "y_zp", "qmin", "qmax"])
+    ((shape, _),) = _linear_infer(s[:3], [DType.F32] * 3, a)
+    if s[3] != (s[1][0],):
+        raise ValueError(f"qlinear scale shape {s[3]} != ({s[1][0]},)")
+    if s[1][1] > Q_MAX_K:
+        raise ValueError(f"qlinear reduction length {s[1][1]} > {Q_MAX_K}")
+    return [(shape, DType.I8)]
+
+
+def _qlinear_ref(i: list[np.ndarray], a: Attrs) -> list[np.ndarray]:
+    acc = (i[0].astype(np.int64) - a["x_zp"]) @ i[1].astype(np.int64).T
+    return [q_requantize(acc, i[2], i[3], a, -1)]
+
+
+_def(
+    "qconv2d",
+    102,
+    ["x", "weight", "bias", "scale"],
+    [
+        AttrSpec("stride_h", "int", 1),
+        AttrSpec("stride_w", "int", 1),
+        AttrSpec("pad_h", "int", 0),
+        AttrSpec("pad_w", "int", 0),
+        AttrSpec("dil_h", "int", 1),
+        AttrSpec("dil_w", "int", 1),
+        AttrSpec("groups", "int", 1),
+        *_QIO,
+    ],
+    _qconv2d_infer,
+    _qconv2d_ref,
+    doc="int8 conv2d (int8 x with zero point x_zp, per-output-channel int8 weight, int32 bias); "
+    "requantized by scale[o] = x_scale * w_scale[o] / y_scale, clamped to [qmin, qmax] (fused activation).",
+)
+_def(
+    "qlinear",
+    103,
+    ["x", "weight", "bias", "scale"],
+    _QIO,
+    _qlinear_infer,
+    _qlinear_ref,
+    doc="int8 linear, static activation parameters; requantization and clamp as qconv2d.",
+)
+
+
+def _dqlinear_infer(s: list[Shape], d: list[DType], a: Attrs) -> list[tuple[Shape, DType]]:
+    want = [DType.F32, DType.I8, DType.F32, DType.F32][: len(d)]
+    if list(d) != want:
+        raise ValueError(f"dqlinear expects (f32, i8, f32[, f32]) inputs, got {[t.short for t in d]}")
+    ((shape, _),) = _linear_infer([s[0], s[1], *s[3:]], [DType.F32] * (len(s) - 1), a)
+    if s[2] != (s[1][0],):
+        raise ValueError(f"dqlinear weight scale shape {s[2]} != ({s[1][0]},)")
+    if s[1][1] > Q_MAX_K:
+        raise ValueError(f"dqlinear reduction length {s[1][1]} > {Q_MAX_K}")
+    return [(shape, DType.F32)]
+
+
+def _dqlinear_ref(i: list[np.ndarray], a: Attrs) -> list[np.ndarray]:
+    x, w, ws = f32(i[0]), i[1], f32(i[2])
+    q, xs, zp = q_quantize_rows(x.reshape(-1, x.shape[-1]))
+    acc = (q.astype(np.int64) - zp[:, None].astype(np.int64)) @ w.astype(np.int64).T
+    y = acc.astype(np.int32).astype(np.float32) * (xs[:, None] * ws[None, :])
+    if len(i) > 3:
+        y = y + f32(i[3])
+    return [apply_act(y, a["act"], a["act_min"], a["act_max"]).reshape(*x.shape[:-1], w.shape[0])]
+
+
+_def(
+    "dqlinear",
+    104,
+    ["x", "weight", "weight_scale", "bias?"],
+    EPILOGUE,
+    _dqlinear_infer,
+    _dqlinear_ref,
+    doc="Dynamic int8 linear: each row of float32 x is quantized at run time (asymmetric int8), "
+    "weights int8 per output channel; y = float(acc) * (x_scale * w_scale[n]) + bias, fused activation.",
+)
+
+
+def q4_unpack(packed: np.ndarray) -> np.ndarray:
+    """uint8 [..., K/2] -> int4 values in int8 [..., K]: low nibble first, two's complement."""
+    lo = (packed & 0x0F).astype(np.int8)
+    hi = (packed >> 4).astype(np.int8)
+    v = np.stack([lo, hi], axis=-1).reshape(*packed.shape[:-1], packed.shape[-1] * 2)
+    return np.where(v >= 8, v - 16, v).astype(np.int8)
+
+
+def q4_pack(q: np.ndarray) -> np.ndarray:
+    """int values in [-8, 7], [..., K] (K even) -> uint8 [..., K/2], low nibble = even index."""
+    u = (np.asarray(q).astype(np.int16) & 0x0F).astype(np.uint8)
+    return np.ascontiguousarray(u[..., 0::2] | (u[..., 1::2] << 4))
+
+
+def _q4_check(op: str, w: Shape, sc: Shape, gs: int, dw: DType, ds: DType) -> int:
+    if dw != DType.U8 or ds != DType.F16 or len(w) != 2 or len(sc) != 2:
+        raise ValueError(f"{op} expects a 2-D uint8 packed weight and 2-D float16 scales")
+    k = 2 * w[1]
+    if gs < 2 or gs % 2 or k % gs or sc != (w[0], k // gs):
+        raise ValueError(f"{op}: group size {gs}, packed weight {w}, scales {sc} do not match")
+    return k
+
+
+def _q4linear_infer(s: list[Shape], d: list[DType], a: Attrs) -> list[tuple[Shape, DType]]:
+    if d[0] != DType.F32 or (len(d) > 3 and d[3] != DType.F32):
+        raise ValueError("q4linear expects float32 x and bias")
+    k = _q4_check("q4linear", s[1], s[2], a["group_size"], d[1], d[2])
+    if len(s[0]) < 1 or s[0][-1] != k:
+        raise ValueError(f"q4linear: input {s[0]} does not match K={k}")
+    if k > Q_MAX_K:
+        raise ValueError(f"q4linear reduction length {k} > {Q_MAX_K}")
+    if len(s) > 3 and s[3] != (s[1][0],):
+        raise ValueError(f"q4linear bias shape {s[3]} != ({s[1][0]},)")
+    return [((*s[0][:-1], s[1][0]), DType.F32)]
+
+
+def _q4linear_ref(i: list[np.ndarray], a: Attrs) -> list[np.ndarray]:
+    x, gs = f32(i[0]), a["group_size"]
+    w = q4_unpack(i[1]).astype(np.int64)  # [N, K]
+    n, k = w.shape
+    sc = i[2].astype(np.float32)  # [N, G]
+    q, xs, zp = q_quantize_rows(x.reshape(-1, k))
+    xq = q.astype(np.int64) - zp[:, None]
+    acc = np.zeros((xq.shape[0], n), np.float32)
+    for g in range(k // gs):
+        part = (xq[:, g * gs : (g + 1) * gs] @ w[:, g * gs : (g + 1) * gs].T).astype(np.int32)
+        acc = acc + part.astype(np.float32) * sc[None, :, g]
+    y = acc * xs[:, None]
+    if len(i) > 3:
+        y = y + f32(i[3])
+    return [apply_act(y, a["act"], a["act_min"], a["act_max"]).reshape(*x.shape[:-1], n)]
+
+
+_def(
+    "q4linear",
+    105,
+    ["x", "weight", "scales", "bias?"],
+    [AttrSpec("group_size", "int", 32), *EPILOGUE],
+    _q4linear_infer,
+    _q4linear_ref,
+    doc="int4 weight-only linear: weight [N, K/2] two int4 per byte (low nibble first), float16 scale "
+    "per group of group_size along K; x rows quantized at run time to int8 as in dqlinear; per group "
+    "acc += float(isum) * scale, y = acc * x_scale + bias, fused activation.",
+)
+
+
+def _q4embedding_infer(s: list[Shape], d: list[DType], a: Attrs) -> list[tuple[Shape, DType]]:
+    k = _q4_check("q4embedding", s[0], s[1], a["group_size"], d[0], d[1])
+    if d[2] not in (DType.I32, DType.I64):
+        raise ValueError(f"q4embedding indices must be int32 or int64, got {d[2].short}")
+    return [((*s[2], k), DType.F32)]
+
+
+def _q4embedding_ref(i: list[np.ndarray], a: Attrs) -> list[np.ndarray]:
+    rows = q4_unpack(i[0][i[2]]).astype(np.float32)
+    sc = np.repeat(i[1][i[2]].astype(np.float32), a["group_size"], axis=-1)
+    return [rows * sc]
+
+
+_def(
+    "q4embedding",
+    106,
+    ["weight", "scales", "indices"],
+    [AttrSpec("group_size", "int", 32)],
+    _q4embedding_infer,
+    _q4embedding_ref,
+    doc="int4 group-wise embedding lookup: row = int4 value * float16 group scale (float32 product).",
 )
 
 
