@@ -41,23 +41,30 @@ static double max_rel_err(const float *a, const float *b, size_t n) {
   return worst;
 }
 
-static void test_ukernel(ember_f32_ukernel uk, const char *name) {
+static float *frand_array(int64_t n) {
+  float *p = malloc(sizeof(float) * (size_t)(n ? n : 1));
+  for (int64_t i = 0; i < n; i++) p[i] = frand();
+  return p;
+}
+
+static void test_ukernel(ember_f32_ukernel uk, size_t max_mr, size_t max_nr, const char *name) {
   for (int trial = 0; trial < 300; trial++) {
-    size_t mr = irand(1, 6), nr = irand(1, 16), k = trial < 20 ? (size_t)trial + 1 : irand(1, 700);
+    size_t mr = irand(1, max_mr), nr = irand(1, max_nr), k = trial < 20 ? (size_t)trial + 1 : irand(1, 700);
     size_t lda = k + irand(0, 3), ldc = nr + irand(0, 5);
+    size_t panels = (nr + 15) / 16, stride = k * 16 + 16 * irand(0, 2); /* panels not always adjacent */
     int acc = (int)(rnd() & 1);
-    float *a = malloc(sizeof(float) * mr * lda), *b = aligned_alloc(64, sizeof(float) * ((k * 16 + 15) / 16 * 16 + 16));
+    float *a = malloc(sizeof(float) * mr * lda), *b = aligned_alloc(64, sizeof(float) * (stride * panels + 16));
     float *c = malloc(sizeof(float) * mr * ldc), *want = malloc(sizeof(float) * mr * ldc);
     for (size_t i = 0; i < mr * lda; i++) a[i] = frand();
-    for (size_t i = 0; i < k * 16; i++) b[i] = frand();
+    for (size_t i = 0; i < stride * panels; i++) b[i] = frand();
     for (size_t i = 0; i < mr * ldc; i++) c[i] = want[i] = frand();
     for (size_t r = 0; r < mr; r++)
       for (size_t j = 0; j < nr; j++) {
         double s = 0;
-        for (size_t p = 0; p < k; p++) s += (double)a[r * lda + p] * b[p * 16 + j];
+        for (size_t p = 0; p < k; p++) s += (double)a[r * lda + p] * b[(j / 16) * stride + p * 16 + j % 16];
         want[r * ldc + j] = (float)(acc ? want[r * ldc + j] + s : s);
       }
-    uk(mr, nr, k, a, lda, b, c, ldc, acc);
+    uk(mr, nr, k, a, lda, b, stride, c, ldc, acc);
     double e = max_rel_err(c, want, mr * ldc); /* columns past nr must be untouched too */
     char what[128];
     snprintf(what, sizeof what, "%s mr=%zu nr=%zu k=%zu acc=%d", name, mr, nr, k, acc);
@@ -65,6 +72,30 @@ static void test_ukernel(ember_f32_ukernel uk, const char *name) {
     free(a);
     free(b);
     free(c);
+    free(want);
+  }
+}
+
+static void test_gemv(ember_f32_gemv_fn fn, const char *name) {
+  for (int trial = 0; trial < 100; trial++) {
+    size_t n = irand(1, 90), k = trial < 10 ? (size_t)trial + 1 : irand(1, 500), panels = (n + 15) / 16;
+    float *x = frand_array((int64_t)k), *w = aligned_alloc(64, sizeof(float) * panels * k * 16);
+    float *y = malloc(sizeof(float) * (n + 1)), *want = malloc(sizeof(float) * n);
+    for (size_t i = 0; i < panels * k * 16; i++) w[i] = frand();
+    y[n] = 12345.f; /* guard: nothing past n is written */
+    for (size_t j = 0; j < n; j++) {
+      double s = 0;
+      for (size_t p = 0; p < k; p++) s += (double)x[p] * w[(j / 16) * k * 16 + p * 16 + j % 16];
+      want[j] = (float)s;
+    }
+    fn(n, k, x, w, y);
+    char what[96];
+    snprintf(what, sizeof what, "%s n=%zu k=%zu", name, n, k);
+    double e = max_rel_err(y, want, n);
+    check(e < 1e-4 * sqrt((double)k + 1) && y[n] == 12345.f, what, e);
+    free(x);
+    free(w);
+    free(y);
     free(want);
   }
 }
@@ -85,11 +116,6 @@ static ember_tensor tensor(int rank, const int64_t *dims, int storage, float *da
   return t;
 }
 
-static float *frand_array(int64_t n) {
-  float *p = malloc(sizeof(float) * (size_t)(n ? n : 1));
-  for (int64_t i = 0; i < n; i++) p[i] = frand();
-  return p;
-}
 
 /* run op through the ref kernel and the fast kernel (prepare + eval), compare */
 static void compare_op(int32_t op, const ember_tensor **in, int n_in, ember_tensor *y_ref, ember_tensor *y_fast,
@@ -216,14 +242,24 @@ static void test_conv(ember_pool *pool) {
 }
 
 int main(void) {
-  test_ukernel(ember_f32_gemm_6x16_scalar, "scalar");
+  test_ukernel(ember_f32_gemm_6x16_scalar, 6, 16, "scalar");
+  test_gemv(ember_f32_gemv_p16_scalar, "gemv_scalar");
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) test_ukernel(ember_f32_gemm_6x16_avx2_fma, "avx2_fma");
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+    test_ukernel(ember_f32_gemm_6x16_avx2_fma, 6, 16, "avx2_fma");
+    test_gemv(ember_f32_gemv_p16_avx2, "gemv_avx2");
+  }
   else printf("note: this CPU has no AVX2+FMA; that microkernel was not run\n");
+  if (__builtin_cpu_supports("avx512f")) {
+    test_ukernel(ember_f32_gemm_12x16_avx512f, 12, 16, "avx512f_12x16");
+    test_ukernel(ember_f32_gemm_12x32_avx512f, 12, 32, "avx512f_12x32");
+    test_gemv(ember_f32_gemv_p16_avx512, "gemv_avx512");
+  }
+  else printf("note: this CPU has no AVX-512F; that microkernel was not run\n");
 #endif
 #if defined(__aarch64__)
-  test_ukernel(ember_f32_gemm_6x16_neon, "neon");
+  test_ukernel(ember_f32_gemm_6x16_neon, 6, 16, "neon");
 #endif
   printf("selected microkernel: %s\n", ember_f32_gemm_ukernel_name());
   for (int threads = 1; threads <= 3; threads += 2) {

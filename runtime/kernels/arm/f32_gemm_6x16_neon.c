@@ -5,7 +5,8 @@
 #include "../fast/f32_gemm.h"
 
 void ember_f32_gemm_6x16_neon(size_t mr, size_t nr, size_t k, const float *a, size_t lda, const float *b,
-                              float *c, size_t ldc, int accumulate) {
+                              size_t panel_stride, float *c, size_t ldc, int accumulate) {
+  (void)panel_stride; /* 16-wide: one panel */
   const float *ar[6];
   ar[0] = a;
   for (size_t r = 1; r < 6; r++) ar[r] = r < mr ? a + r * lda : ar[r - 1];

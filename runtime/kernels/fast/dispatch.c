@@ -10,28 +10,39 @@ static int force_scalar(void) {
   return v && v[0] == '1';
 }
 
-ember_f32_ukernel ember_f32_gemm_ukernel(void) {
-  if (force_scalar()) return ember_f32_gemm_6x16_scalar;
+#if defined(__x86_64__) || defined(__i386__)
+static int cap_avx2(void) {
+  const char *v = getenv("EMBER_MAX_ISA");
+  return v && strcmp(v, "avx2") == 0;
+}
+#endif
+
+static const ember_f32_gemm_config kScalar = {ember_f32_gemm_6x16_scalar, 6, 16, "f32_gemm_6x16_scalar", ember_f32_gemv_p16_scalar};
+#if defined(__x86_64__) || defined(__i386__)
+static const ember_f32_gemm_config kAvx2 = {ember_f32_gemm_6x16_avx2_fma, 6, 16, "f32_gemm_6x16_avx2_fma",
+                                                ember_f32_gemv_p16_avx2};
+static const ember_f32_gemm_config kAvx512 = {ember_f32_gemm_12x32_avx512f, 12, 32, "f32_gemm_12x32_avx512f",
+                                                  ember_f32_gemv_p16_avx512};
+#endif
+#if defined(__aarch64__)
+static const ember_f32_gemm_config kNeon = {ember_f32_gemm_6x16_neon, 6, 16, "f32_gemm_6x16_neon", ember_f32_gemv_p16_scalar};
+#endif
+
+const ember_f32_gemm_config *ember_f32_gemm_select(void) {
+  if (force_scalar()) return &kScalar;
 #if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
   __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return ember_f32_gemm_6x16_avx2_fma;
+  if (!cap_avx2() && __builtin_cpu_supports("avx512f")) return &kAvx512;
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return &kAvx2;
 #endif
 #if defined(__aarch64__)
-  return ember_f32_gemm_6x16_neon; /* NEON is architectural on AArch64 */
+  return &kNeon; /* NEON is architectural on AArch64 */
 #endif
-  return ember_f32_gemm_6x16_scalar;
+  return &kScalar;
 }
 
-const char *ember_f32_gemm_ukernel_name(void) {
-  ember_f32_ukernel k = ember_f32_gemm_ukernel();
-#if defined(__x86_64__) || defined(__i386__)
-  if (k == ember_f32_gemm_6x16_avx2_fma) return "f32_gemm_6x16_avx2_fma";
-#endif
-#if defined(__aarch64__)
-  if (k == ember_f32_gemm_6x16_neon) return "f32_gemm_6x16_neon";
-#endif
-  return "f32_gemm_6x16_scalar";
-}
+ember_f32_ukernel ember_f32_gemm_ukernel(void) { return ember_f32_gemm_select()->fn; }
+const char *ember_f32_gemm_ukernel_name(void) { return ember_f32_gemm_select()->name; }
 
 ember_f32_dwconv_fn ember_f32_dwconv_plane(void) {
   if (force_scalar()) return ember_f32_dwconv_plane_scalar;

@@ -1,35 +1,59 @@
 /* fp32 GEMM building blocks shared by the fast linear and conv2d kernels.
  *
- * Microkernel contract (MR = 6 rows, NR = 16 columns):
- *   C[0..mr, 0..nr) (+)= A[0..mr, 0..k) * B[0..k, 0..16)
- * A is read in place (row r at a + r * lda). B is a packed panel: k rows of 16 contiguous floats,
- * 64-byte aligned, columns past the matrix edge zero. C row r is at c + r * ldc. With accumulate == 0
- * C is overwritten, else added to. mr in [1, 6], nr in [1, 16]; only that part of C is touched. */
+ * Microkernel contract (MR rows and NR columns are properties of each microkernel, see
+ * ember_f32_gemm_config; MR <= EMBER_GEMM_MR_MAX, NR is 16 or 32):
+ *   C[0..mr, 0..nr) (+)= A[0..mr, 0..k) * B[0..k, 0..nr)
+ * A is read in place (row r at a + r * lda). B is stored as 16-column panels: k rows of 16 contiguous
+ * floats, 64-byte aligned, columns past the matrix edge zero; columns 16..31 (32-wide kernels) come
+ * from the next panel, `panel_stride` floats further, read only when nr > 16. C row r is at
+ * c + r * ldc. With accumulate == 0 C is overwritten, else added to. Only C[0..mr, 0..nr) is touched. */
 #ifndef EMBER_F32_GEMM_H
 #define EMBER_F32_GEMM_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#define EMBER_GEMM_MR 6
+#define EMBER_GEMM_MR 6      /* rows of the scalar, AVX2 and NEON microkernels */
+#define EMBER_GEMM_MR_MAX 12 /* the widest microkernel (AVX-512) */
 #define EMBER_GEMM_NR 16
 #define EMBER_GEMM_KC 256 /* K block: a 256 x 16 panel slice (16 KiB) stays in L1 */
 
 typedef void (*ember_f32_ukernel)(size_t mr, size_t nr, size_t k, const float *a, size_t lda, const float *b,
-                                  float *c, size_t ldc, int accumulate);
+                                  size_t panel_stride, float *c, size_t ldc, int accumulate);
 
 void ember_f32_gemm_6x16_scalar(size_t mr, size_t nr, size_t k, const float *a, size_t lda, const float *b,
-                                float *c, size_t ldc, int accumulate);
+                                size_t panel_stride, float *c, size_t ldc, int accumulate);
 #if defined(__x86_64__) || defined(_M_X64) || defined(__i386__)
+void ember_f32_gemm_12x32_avx512f(size_t mr, size_t nr, size_t k, const float *a, size_t lda, const float *b,
+                                  size_t panel_stride, float *c, size_t ldc, int accumulate);
+void ember_f32_gemm_12x16_avx512f(size_t mr, size_t nr, size_t k, const float *a, size_t lda, const float *b,
+                                  size_t panel_stride, float *c, size_t ldc, int accumulate);
 void ember_f32_gemm_6x16_avx2_fma(size_t mr, size_t nr, size_t k, const float *a, size_t lda, const float *b,
-                                  float *c, size_t ldc, int accumulate);
+                                  size_t panel_stride, float *c, size_t ldc, int accumulate);
 #endif
 #if defined(__aarch64__)
 void ember_f32_gemm_6x16_neon(size_t mr, size_t nr, size_t k, const float *a, size_t lda, const float *b,
-                              float *c, size_t ldc, int accumulate);
+                              size_t panel_stride, float *c, size_t ldc, int accumulate);
 #endif
 
-/* The best microkernel for this CPU (detected once), or the scalar one if EMBER_FORCE_SCALAR=1. */
+/* One row: y[0..n) = x . W^T with W as 16-column panels (k x 16 floats each, panel p at w + p*k*16). */
+typedef void (*ember_f32_gemv_fn)(size_t n, size_t k, const float *x, const float *w, float *y);
+void ember_f32_gemv_p16_scalar(size_t n, size_t k, const float *x, const float *w, float *y);
+#if defined(__x86_64__) || defined(_M_X64) || defined(__i386__)
+void ember_f32_gemv_p16_avx2(size_t n, size_t k, const float *x, const float *w, float *y);
+void ember_f32_gemv_p16_avx512(size_t n, size_t k, const float *x, const float *w, float *y);
+#endif
+
+typedef struct ember_f32_gemm_config {
+  ember_f32_ukernel fn;
+  size_t mr, nr;
+  const char *name;
+  ember_f32_gemv_fn gemv;
+} ember_f32_gemm_config;
+
+/* The best microkernel for this CPU, or the scalar one if EMBER_FORCE_SCALAR=1; EMBER_MAX_ISA=avx2
+ * caps x86 at AVX2 (for comparisons). */
+const ember_f32_gemm_config *ember_f32_gemm_select(void);
 ember_f32_ukernel ember_f32_gemm_ukernel(void);
 const char *ember_f32_gemm_ukernel_name(void);
 

@@ -10,7 +10,8 @@
 #include "f32_gemm.h"
 #include "internal.h"
 
-#define MROWS_PER_TILE 48  /* linear: rows of x per tile (8 microtiles) */
+#define MROWS_PER_TILE 96  /* linear: rows of x per tile */
+#define NCOLS_PER_TILE 128 /* linear: output columns per tile (8 panels of 16) */
 #define CONV_COLS_PER_TILE 64 /* conv2d: output pixels per tile (4 panels of 16) */
 
 static size_t round_up(size_t v, size_t m) { return (v + m - 1) / m * m; }
@@ -62,28 +63,53 @@ static ember_status linear_prepare(const ember_kargs *a, void **packed, uint64_t
 typedef struct {
   const float *x, *packed, *bias;
   float *y;
-  size_t m, n, k, panels, mtiles;
+  size_t m, n, k, panels, mtiles, nr_step, col_blocks;
   int act;
   float lo, hi;
   ember_f32_ukernel uk;
+  size_t mr;
+  ember_f32_gemv_fn gemv;
 } linear_job;
 
 static void linear_tile(void *ctx, size_t tile, int thread) {
   (void)thread;
   const linear_job *j = ctx;
-  size_t pi = tile % j->panels, mi = tile / j->panels;
+  /* tile = NCOLS_PER_TILE columns x MROWS_PER_TILE rows; inside, K blocks of KC: each B slice
+   * (KC x nr_step) stays in L1 across the row blocks, each A block (rows x KC) in L2 across columns */
+  size_t cb = tile % j->col_blocks, mi = tile / j->col_blocks;
   size_t row0 = mi * MROWS_PER_TILE, rows = j->m - row0 < MROWS_PER_TILE ? j->m - row0 : MROWS_PER_TILE;
-  size_t col0 = pi * EMBER_GEMM_NR, nr = j->n - col0 < EMBER_GEMM_NR ? j->n - col0 : EMBER_GEMM_NR;
-  const float *panel = j->packed + pi * j->k * EMBER_GEMM_NR;
+  size_t tcol0 = cb * NCOLS_PER_TILE, tcols = j->n - tcol0 < NCOLS_PER_TILE ? j->n - tcol0 : NCOLS_PER_TILE;
   for (size_t pc = 0; pc < j->k; pc += EMBER_GEMM_KC) {
     size_t kc = j->k - pc < EMBER_GEMM_KC ? j->k - pc : EMBER_GEMM_KC;
-    for (size_t r = 0; r < rows; r += EMBER_GEMM_MR) {
-      size_t mr = rows - r < EMBER_GEMM_MR ? rows - r : EMBER_GEMM_MR;
-      j->uk(mr, nr, kc, j->x + (row0 + r) * j->k + pc, j->k, panel + pc * EMBER_GEMM_NR,
-            j->y + (row0 + r) * j->n + col0, j->n, pc > 0);
+    for (size_t c0 = tcol0; c0 < tcol0 + tcols; c0 += j->nr_step) {
+      size_t nr = tcol0 + tcols - c0 < j->nr_step ? tcol0 + tcols - c0 : j->nr_step;
+      const float *panel = j->packed + (c0 / EMBER_GEMM_NR) * j->k * EMBER_GEMM_NR + pc * EMBER_GEMM_NR;
+      for (size_t r = 0; r < rows; r += j->mr) {
+        size_t mr = rows - r < j->mr ? rows - r : j->mr;
+        j->uk(mr, nr, kc, j->x + (row0 + r) * j->k + pc, j->k, panel, j->k * EMBER_GEMM_NR,
+              j->y + (row0 + r) * j->n + c0, j->n, pc > 0);
+      }
     }
   }
-  epilogue(j->y + row0 * j->n + col0, j->n, rows, nr, j->bias ? j->bias + col0 : NULL, NULL, j->act, j->lo, j->hi);
+  epilogue(j->y + row0 * j->n + tcol0, j->n, rows, tcols, j->bias ? j->bias + tcol0 : NULL, NULL, j->act, j->lo,
+           j->hi);
+}
+
+#define GEMV_PANELS_PER_TILE 8 /* 128 output columns */
+
+/* rows of x < GEMV_MAX_ROWS: one streaming pass over the weights per row (decode-time shapes) */
+#define GEMV_MAX_ROWS 4
+
+static void gemv_tile(void *ctx, size_t tile, int thread) {
+  (void)thread;
+  const linear_job *j = ctx;
+  size_t col0 = tile * GEMV_PANELS_PER_TILE * EMBER_GEMM_NR;
+  size_t cols = j->n - col0 < GEMV_PANELS_PER_TILE * EMBER_GEMM_NR ? j->n - col0 : GEMV_PANELS_PER_TILE * EMBER_GEMM_NR;
+  for (size_t r = 0; r < j->m; r++) {
+    float *y = j->y + r * j->n + col0;
+    j->gemv(cols, j->k, j->x + r * j->k, j->packed + col0 * j->k, y);
+    epilogue(y, j->n, 1, cols, j->bias ? j->bias + col0 : NULL, NULL, j->act, j->lo, j->hi);
+  }
 }
 
 static void linear_run(const ember_kargs *a, const float *panels, size_t n, size_t k, int act, float lo, float hi) {
@@ -101,8 +127,17 @@ static void linear_run(const ember_kargs *a, const float *panels, size_t n, size
   j.act = act;
   j.lo = lo;
   j.hi = hi;
-  j.uk = ember_f32_gemm_ukernel();
-  ember_pool_run(a->pool, j.panels * j.mtiles, linear_tile, &j);
+  const ember_f32_gemm_config *cfg = ember_f32_gemm_select();
+  j.uk = cfg->fn;
+  j.mr = cfg->mr;
+  j.nr_step = cfg->nr;
+  j.col_blocks = (j.n + NCOLS_PER_TILE - 1) / NCOLS_PER_TILE;
+  j.gemv = cfg->gemv;
+  if (j.m < GEMV_MAX_ROWS) {
+    ember_pool_run(a->pool, (j.panels + GEMV_PANELS_PER_TILE - 1) / GEMV_PANELS_PER_TILE, gemv_tile, &j);
+    return;
+  }
+  ember_pool_run(a->pool, j.col_blocks * j.mtiles, linear_tile, &j);
 }
 
 static ember_status linear_eval(const ember_kargs *a) {
@@ -158,6 +193,7 @@ typedef struct {
   int act;
   float lo, hi;
   ember_f32_ukernel uk;
+  size_t mr, nr_step;
 } conv_job;
 
 /* im2col of output pixels [p0, p0 + cols) of image `img`, group g, packed as 16-wide panels: column q
@@ -214,12 +250,12 @@ static void conv_tile(void *ctx, size_t tile, int thread) {
   const float *wg = j->w + g * j->og * j->k;
   for (size_t pc = 0; pc < j->k; pc += EMBER_GEMM_KC) {
     size_t kc = j->k - pc < EMBER_GEMM_KC ? j->k - pc : EMBER_GEMM_KC;
-    for (size_t r = 0; r < j->og; r += EMBER_GEMM_MR) {
-      size_t mr = j->og - r < EMBER_GEMM_MR ? j->og - r : EMBER_GEMM_MR;
-      for (size_t pi = 0; pi < panels; pi++) {
-        size_t nr = cols - pi * EMBER_GEMM_NR < EMBER_GEMM_NR ? cols - pi * EMBER_GEMM_NR : EMBER_GEMM_NR;
-        j->uk(mr, nr, kc, wg + r * j->k + pc, j->k, bpack + (pi * j->k + pc) * EMBER_GEMM_NR,
-              yg + r * j->ohw + pi * EMBER_GEMM_NR, j->ohw, pc > 0);
+    for (size_t r = 0; r < j->og; r += j->mr) {
+      size_t mr = j->og - r < j->mr ? j->og - r : j->mr;
+      for (size_t pi = 0; pi < panels; pi += j->nr_step / EMBER_GEMM_NR) {
+        size_t col = pi * EMBER_GEMM_NR, nr = cols - col < j->nr_step ? cols - col : j->nr_step;
+        j->uk(mr, nr, kc, wg + r * j->k + pc, j->k, bpack + (pi * j->k + pc) * EMBER_GEMM_NR, j->k * EMBER_GEMM_NR,
+              yg + r * j->ohw + col, j->ohw, pc > 0);
       }
     }
   }
@@ -259,7 +295,10 @@ static ember_status conv_eval(const ember_kargs *a) {
   j.act = (int)ember_attr_i(a, EMBER_A_CONV2D_ACT);
   j.lo = (float)ember_attr_f(a, EMBER_A_CONV2D_ACT_MIN);
   j.hi = (float)ember_attr_f(a, EMBER_A_CONV2D_ACT_MAX);
-  j.uk = ember_f32_gemm_ukernel();
+  const ember_f32_gemm_config *cfg = ember_f32_gemm_select();
+  j.uk = cfg->fn;
+  j.mr = cfg->mr;
+  j.nr_step = cfg->nr;
   ember_pool_run(a->pool, j.n * j.groups * j.chunks, conv_tile, &j);
   return EMBER_OK;
 }

@@ -2,7 +2,8 @@
 #include "../fast/f32_gemm.h"
 
 void ember_f32_gemm_6x16_scalar(size_t mr, size_t nr, size_t k, const float *a, size_t lda, const float *b,
-                                float *c, size_t ldc, int accumulate) {
+                                size_t panel_stride, float *c, size_t ldc, int accumulate) {
+  (void)panel_stride; /* 16-wide: one panel */
   float acc[EMBER_GEMM_MR * EMBER_GEMM_NR] = {0};
   for (size_t p = 0; p < k; p++) {
     const float *bp = b + p * EMBER_GEMM_NR;

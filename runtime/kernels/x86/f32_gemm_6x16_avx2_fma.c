@@ -5,7 +5,8 @@
 #include "../fast/f32_gemm.h"
 
 void ember_f32_gemm_6x16_avx2_fma(size_t mr, size_t nr, size_t k, const float *a, size_t lda, const float *b,
-                                  float *c, size_t ldc, int accumulate) {
+                                  size_t panel_stride, float *c, size_t ldc, int accumulate) {
+  (void)panel_stride; /* 16-wide: one panel */
   /* rows past mr re-read the last valid row (safe, in bounds) and are discarded on store */
   const float *a0 = a;
   const float *a1 = mr > 1 ? a + lda : a0;

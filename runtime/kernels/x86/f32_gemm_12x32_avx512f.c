@@ -1,0 +1,43 @@
+/* 12x32 fp32 GEMM microkernel for x86-64 AVX-512F. Per k step: two zmm loads of B (from two adjacent
+ * 16-column panels, `panel_stride` floats apart), 12 broadcasts of A, 24 FMAs into 24 accumulators,
+ * so broadcasts cost half a load per FMA. When nr <= 16 only the first panel is read (the second may
+ * not exist). Compiled with -mavx512f; only called when cpuid and XCR0 report AVX-512F. */
+#include <immintrin.h>
+
+#include "../fast/f32_gemm.h"
+
+void ember_f32_gemm_12x32_avx512f(size_t mr, size_t nr, size_t k, const float *a, size_t lda, const float *b,
+                                  size_t panel_stride, float *c, size_t ldc, int accumulate) {
+  if (nr <= 16) {
+    ember_f32_gemm_12x16_avx512f(mr, nr, k, a, lda, b, 0, c, ldc, accumulate);
+    return;
+  }
+  const float *ar[12];
+  ar[0] = a;
+  for (size_t r = 1; r < 12; r++) ar[r] = r < mr ? a + r * lda : ar[r - 1];
+  const float *b2 = b + panel_stride;
+  __m512 lo[12], hi[12];
+  for (int r = 0; r < 12; r++) lo[r] = hi[r] = _mm512_setzero_ps();
+  for (size_t p = 0; p < k; p++) {
+    const __m512 b0 = _mm512_load_ps(b + 16 * p), b1 = _mm512_load_ps(b2 + 16 * p);
+#define STEP(r)                                      \
+  {                                                  \
+    const __m512 av = _mm512_set1_ps(ar[r][p]);      \
+    lo[r] = _mm512_fmadd_ps(av, b0, lo[r]);          \
+    hi[r] = _mm512_fmadd_ps(av, b1, hi[r]);          \
+  }
+    STEP(0) STEP(1) STEP(2) STEP(3) STEP(4) STEP(5) STEP(6) STEP(7) STEP(8) STEP(9) STEP(10) STEP(11)
+#undef STEP
+  }
+  const __mmask16 mask = (__mmask16)((1u << (nr - 16)) - 1u);
+  for (size_t r = 0; r < mr; r++) {
+    float *cr = c + r * ldc;
+    __m512 v0 = lo[r], v1 = hi[r];
+    if (accumulate) {
+      v0 = _mm512_add_ps(v0, _mm512_loadu_ps(cr));
+      v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(mask, cr + 16));
+    }
+    _mm512_storeu_ps(cr, v0);
+    _mm512_mask_storeu_ps(cr + 16, mask, v1);
+  }
+}
