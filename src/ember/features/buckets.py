@@ -80,3 +80,53 @@ def decompose(a: int, b: int) -> Plan:
 def bucket_ids(ts: int) -> tuple[int, ...]:
     """The bucket index of `ts` at every level."""
     return tuple(ts // g for g in GRANULARITIES)
+
+
+@dataclass(frozen=True)
+class Split:
+    """A window [a, b) as its own pieces plus a share of the pieces every window ending at b has.
+
+    own_raw: raw µs ranges of this window alone (the left edge, or the whole window if it holds no
+    whole minute); left: (level, first, last) left-edge runs, at most one per level below the
+    middle; middle: (level, first, last) or None; k: the window also covers `right_runs(b)[:k]`;
+    right_raw: it also covers `right_raw(b)`.
+    """
+
+    own_raw: tuple[tuple[int, int], ...]
+    left: tuple[tuple[int, int, int], ...]
+    middle: tuple[int, int, int] | None
+    k: int
+    right_raw: bool
+
+
+def split(a: int, b: int) -> Split:
+    """The same pieces as `decompose`, with the right edge factored out: windows that end at the
+    same time share it, so a vector of many windows reads the right edge of each stream once."""
+    p = decompose(a, b)
+    if not p.runs:
+        return Split(p.raw, (), None, 0, False)
+    g0 = GRANULARITIES[0]
+    hi0 = (b // g0) * g0
+    right_raw = hi0 < b
+    own_raw = tuple(r for r in p.raw if r != (hi0, b))
+    middle = p.runs[-1]
+    rr = right_runs(b)
+    left = tuple(r for r in p.runs[:-1] if r[0] >= len(rr) or r != rr[r[0]])
+    k = middle[0]
+    return Split(own_raw, left, middle, k, right_raw)
+
+
+def right_runs(b: int) -> tuple[tuple[int, int, int], ...]:
+    """The right-edge run of each level below the top for windows ending at b (possibly empty)."""
+    out = []
+    for lvl in range(LEVELS - 1):
+        g, gn = GRANULARITIES[lvl], GRANULARITIES[lvl + 1]
+        hi = (b // g) * g
+        lo = (b // gn) * gn
+        out.append((lvl, lo // g, hi // g - 1))
+    return tuple(out)
+
+
+def right_raw(b: int) -> tuple[int, int]:
+    g0 = GRANULARITIES[0]
+    return ((b // g0) * g0, b)

@@ -115,6 +115,9 @@ class _Plan:
     dist_sql: str | None
     slow_last: list[_Group]  # filtered last/last_n: scanned in Python until n matches
     by_gid: dict[int, _Group]
+    blocks: list[tuple[int, int, bool]]  # shared right edge per stream: (stream id, levels, all entities)
+    block_base: dict[int, int]  # stream id -> first result id of its block (level L: base + L; raw: + LEVELS)
+    block_raw: dict[int, int | None]  # stream id -> event id if its block reads the raw right edge
 
 
 def _seconds(x: Any, what: str) -> float:
@@ -450,9 +453,7 @@ class FeatureStore:
             self._plans_by_hash[h] = p
         if len(self._plans) > 256:
             self._plans.clear()
-        self._plans[id(spec)] = _Plan(
-            spec, p.groups, p.slots, p.num_sql, p.rows_sql, p.dist_sql, p.slow_last, p.by_gid
-        )
+        self._plans[id(spec)] = p
         return self._plans[id(spec)]
 
     def _lookup_streams(self, conn: sqlite3.Connection, spec: FeatureSpec) -> dict[tuple, _Stream]:
@@ -563,10 +564,17 @@ class FeatureStore:
             if r:
                 self._ent[entity] = ent
         b_end = at_us + 1
-        pieces: dict[tuple, tuple] = {}
-        num_b: list[Any] = []  # bucket pieces, then raw edges (per entity, all entities): see _compile
+        splits: dict[int, bk.Split] = {}
+        split_of: dict[int, bk.Split] = {}
+        need: dict[int, tuple[int, bool]] = {}  # stream -> (right-edge levels used, right raw used)
+        # parameters in the order of _compile's VALUES lists: bucket pieces of the groups, then of the
+        # shared blocks; raw edges per entity (groups, blocks); raw edges of all entities (groups, blocks)
+        num_b: list[Any] = []
+        num_bb: list[Any] = []
         num_re: list[Any] = []
+        num_reb: list[Any] = []
         num_ra: list[Any] = []
+        num_rab: list[Any] = []
         rows_p: list[Any] = []
         dist_p: list[Any] = []
         ranges: dict[int, tuple[int, int]] = {}
@@ -587,32 +595,67 @@ class FeatureStore:
             if g.kind == "dist":
                 dist_p += (*e, a, b_end, *e)
                 continue
-            key = (a, g.top, s.any)
-            cached = pieces.get(key)
-            if cached is None:
-                dp = bk.decompose(a, b_end)
-                top = g.top
-                slots = [(1, 0)] * (2 * top + 1)
-                used = [0] * (top + 1)
-                for lvl, lo, hi in dp.runs:
-                    slots[2 * lvl + used[lvl]] = (lo, hi)
-                    used[lvl] += 1
-                raw = list(dp.raw) + [(1, 0)] * (2 - len(dp.raw))
-                cached = pieces[key] = (
-                    tuple(x for lo, hi in slots for x in (*e, lo, hi)),
-                    tuple(x for lo, hi in raw for x in (*e, lo, hi)),
-                )
-            num_b += cached[0]
-            if s.where:
-                rows_p += cached[1]
-            elif s.any:
-                num_ra += cached[1]
+            sp = splits.get(a)
+            if sp is None:
+                sp = splits[a] = bk.split(a, b_end)
+            split_of[g.gid] = sp
+            top = g.top
+            left = [(1, 0)] * top
+            for lvl, lo, hi in sp.left:
+                left[lvl] = (lo, hi)
+            for lo, hi in left:
+                num_b += (*e, lo, hi)
+            if sp.middle is None:
+                num_b += (*e, 0, 1, 0)
             else:
-                num_re += cached[1]
+                num_b += (*e, *sp.middle)
+            own = sp.own_raw[0] if sp.own_raw else (1, 0)
+            if s.where:
+                rows_p += (*e, *own)
+                rows_p += (*e, *(bk.right_raw(b_end) if sp.right_raw else (1, 0)))
+            else:
+                (num_ra if s.any else num_re).extend((*e, *own))
+                blk = need.get(s.id)
+                need[s.id] = (max(sp.k, blk[0]), sp.right_raw or blk[1]) if blk else (sp.k, sp.right_raw)
+                continue
+            blk = need.get(s.id)
+            need[s.id] = (max(sp.k, blk[0]), blk[1]) if blk else (sp.k, False)
+        # The shared right edge of each stream: read once, only as far as some window needs it.
+        rr = bk.right_runs(b_end)
+        rraw = bk.right_raw(b_end)
+        for sid, levels, ev_any in plan.blocks:
+            k, want_raw = need.get(sid, (0, False))
+            e = () if ev_any else (ent,)
+            for lvl in range(levels):
+                num_bb += (*e, *(rr[lvl][1:] if lvl < k else (1, 0)))
+            if plan.block_raw[sid] is not None:
+                (num_rab if ev_any else num_reb).extend((*e, *(rraw if want_raw else (1, 0))))
         num: dict[int, list] = {}
         if plan.num_sql:
-            for gid, c, sm, mn, mx in conn.execute(plan.num_sql, num_b + num_re + num_ra):
+            params = num_b + num_bb + num_re + num_reb + num_ra + num_rab
+            for gid, c, sm, mn, mx in conn.execute(plan.num_sql, params):
                 num[gid] = [c, sm, mn, mx]
+            for g in plan.groups:
+                if g.kind != "num":
+                    continue
+                sp = split_of[g.gid]
+                base = plan.block_base[g.stream.id]
+                parts = [num.get(base + lvl) for lvl in range(sp.k)]
+                if sp.right_raw and not g.stream.where:
+                    parts.append(num.get(base + bk.LEVELS))
+                acc = num.get(g.gid)
+                for p in parts:
+                    if p is None or not p[0]:
+                        continue
+                    if acc is None or not acc[0]:
+                        acc = num[g.gid] = list(p)
+                    else:
+                        acc[0] += p[0]
+                        acc[1] += p[1]
+                        if p[2] < acc[2]:
+                            acc[2] = p[2]
+                        if p[3] > acc[3]:
+                            acc[3] = p[3]
         groups = plan.by_gid
         dist: dict[int, int] = {}
         if plan.dist_sql:
@@ -1176,6 +1219,8 @@ def _compile(spec: FeatureSpec, streams: dict[tuple, _Stream]) -> _Plan:
         g.n = max(g.n, f.width)
         slots.append((f, g))
     bucket_rows, raw_ent_rows, raw_any_rows = [], [], []
+    top_of: dict[int, int] = {}  # stream id -> deepest level any of its windows reaches
+    block_raw: dict[int, int | None] = {}
     rows_parts, dist_parts, slow = [], [], []
     for g in groups.values():
         s = g.stream
@@ -1199,37 +1244,64 @@ def _compile(spec: FeatureSpec, streams: dict[tuple, _Stream]) -> _Plan:
             )
             continue
         e = "0" if s.any else "?"
-        for lvl in [lv for lv in range(g.top) for _ in range(2)] + [g.top]:
+        for lvl in range(g.top):  # left-edge runs, one per level
             bucket_rows.append(f"({g.gid},{s.id},{e},{lvl},?,?)")
-        for _ in range(2):
-            if s.where:
+        bucket_rows.append(f"({g.gid},{s.id},{e},?,?,?)")  # the middle run, at the level the window reaches
+        top_of[s.id] = max(top_of.get(s.id, 0), g.top)
+        if s.where:  # raw edges filtered in Python: own raw piece and right raw piece
+            for _ in range(2):
                 rows_parts.append(
                     f"SELECT {g.gid}, ts, seq, value, attrs FROM events WHERE ev = {s.ev}{raw_ent} "
                     f"AND ts >= ? AND ts < ?"
                 )
-            elif s.any:
-                raw_any_rows.append(f"({g.gid},{s.ev},?,?)")
+            block_raw.setdefault(s.id, None)
+        else:
+            (raw_any_rows if s.any else raw_ent_rows).append(
+                f"({g.gid},{s.ev},?,?)" if s.any else f"({g.gid},{s.ev},?,?,?)"
+            )
+            block_raw[s.id] = s.ev
+    # Shared right edges: one block of result ids per stream, after the group ids.
+    blocks: list[tuple[int, int, bool]] = []
+    block_base: dict[int, int] = {}
+    raw_ent_blk, raw_any_blk = [], []
+    for sid, top in top_of.items():
+        base = len(groups) + len(blocks) * (bk.LEVELS + 1)
+        any_ = next(g.stream.any for g in groups.values() if g.stream.id == sid)
+        blocks.append((sid, top, any_))
+        block_base[sid] = base
+        e = "0" if any_ else "?"
+        for lvl in range(top):
+            bucket_rows.append(f"({base + lvl},{sid},{e},{lvl},?,?)")
+        ev = block_raw[sid]
+        if ev is not None:
+            if any_:
+                raw_any_blk.append(f"({base + bk.LEVELS},{ev},?,?)")
             else:
-                raw_ent_rows.append(f"({g.gid},{s.ev},?,?,?)")
+                raw_ent_blk.append(f"({base + bk.LEVELS},{ev},?,?,?)")
+    raw_ent_rows += raw_ent_blk
+    raw_any_rows += raw_any_blk
     # One join per kind of piece over a VALUES list of ranges: a single cursor seeks range after
     # range (cheaper than one sub-select per range, and no limit on the number of pieces).
     num_parts = []
     if bucket_rows:
         num_parts.append(
             f"SELECT r.column1 AS g, b.cnt AS c, b.sm AS s, b.mn AS lo, b.mx AS hi "
-            f"FROM (VALUES {','.join(bucket_rows)}) AS r CROSS JOIN buckets AS b ON b.stream = r.column2 "
+            f"FROM (VALUES {','.join(bucket_rows)}) AS r CROSS JOIN buckets AS b ON r.column5 <= r.column6 "
+            f"AND b.stream = r.column2 "
             f"AND b.ent = r.column3 AND b.lvl = r.column4 AND b.b BETWEEN r.column5 AND r.column6"
         )
     if raw_ent_rows:
         num_parts.append(
             f"SELECT r.column1, 1, e.value, e.value, e.value FROM (VALUES {','.join(raw_ent_rows)}) AS r "
-            f"CROSS JOIN events AS e ON e.ev = r.column2 AND e.ent = r.column3 AND e.ts >= r.column4 "
+            f"CROSS JOIN events AS e ON r.column4 < r.column5 AND e.ev = r.column2 AND e.ent = r.column3 "
+            f"AND e.ts >= r.column4 "
             f"AND e.ts < r.column5"
         )
     if raw_any_rows:
         num_parts.append(
             f"SELECT r.column1, 1, e.value, e.value, e.value FROM (VALUES {','.join(raw_any_rows)}) AS r "
-            f"CROSS JOIN events AS e ON e.ev = r.column2 AND e.ts >= r.column3 AND e.ts < r.column4"
+            f"CROSS JOIN events AS e ON r.column3 < r.column4 AND e.ev = r.column2 AND e.ts >= r.column3 "
+            f"AND e.ts < r.column4"
         )
     num_sql = (
         "SELECT g, sum(c), sum(s), min(lo), max(hi) FROM (" + " UNION ALL ".join(num_parts) + ") GROUP BY g"
@@ -1239,4 +1311,16 @@ def _compile(spec: FeatureSpec, streams: dict[tuple, _Stream]) -> _Plan:
     dist_sql = " UNION ALL ".join(dist_parts) if dist_parts else None
     rows_sql = " UNION ALL ".join(rows_parts) if rows_parts else None
     gl = list(groups.values())
-    return _Plan(spec, gl, slots, num_sql, rows_sql, dist_sql, slow, {g.gid: g for g in gl})
+    return _Plan(
+        spec,
+        gl,
+        slots,
+        num_sql,
+        rows_sql,
+        dist_sql,
+        slow,
+        {g.gid: g for g in gl},
+        blocks,
+        block_base,
+        block_raw,
+    )
