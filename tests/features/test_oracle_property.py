@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ember.features import Feature, FeatureSpec, FeatureStore
-from ember.features.buckets import GRANULARITIES, decompose
+from ember.features.buckets import GRANULARITIES, decompose, right_raw, right_runs, split
 
 US = 1_000_000
 DAY = 86_400 * US
@@ -163,3 +163,20 @@ def test_decompose_covers_window_exactly(a, width):
     assert all(hi - lo < 60 * US for lo, hi in p.raw) or len(p.raw) == 1
     buckets = sum(hi - lo + 1 for _, lo, hi in p.runs)
     assert buckets <= 2 * (14 + 15 + 5 + 6) + width // GRANULARITIES[-1] + 1
+
+
+@given(st.integers(-(2**50), 2**50), st.integers(1, 200 * DAY))
+@settings(max_examples=500, deadline=None)
+def test_split_is_decompose_with_a_shared_right_edge(b, width):
+    """Windows ending at b share right_runs(b)[:k] and right_raw(b); the rest is their own."""
+    a = b - width
+    p = decompose(a, b)
+    s = split(a, b)
+    got = set(s.own_raw) | {("run", *r) for r in s.left}
+    if s.middle:
+        got.add(("run", *s.middle))
+    got |= {("run", *r) for r in right_runs(b)[: s.k] if r[1] <= r[2]}
+    if s.right_raw:
+        got.add(right_raw(b))
+    assert got == set(p.raw) | {("run", *r) for r in p.runs}
+    assert all(r[0] < s.middle[0] for r in s.left) and len({r[0] for r in s.left}) == len(s.left)
