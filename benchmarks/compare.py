@@ -182,7 +182,10 @@ def time_interleaved(
     min_runs: int,
     warmup_budget_s: float = 5.0,
     advance: Callable[[], None] | None = None,
+    gap_s: float = 0.0,
 ) -> dict[str, Timing]:
+    """Warm up each system, plan its runs (see plan_runs), then time `runs` rounds. A pause of `gap_s`
+    after each run (not timed) lets the previous system's worker threads go idle first."""
     keys = list(runners)
     est: dict[str, float] = {}
     done_warmup: dict[str, int] = {}
@@ -206,6 +209,8 @@ def time_interleaved(
                 t0 = time.perf_counter_ns()
                 runners[k]()
                 samples[k].append((time.perf_counter_ns() - t0) / 1e6)
+                if gap_s > 0:
+                    time.sleep(gap_s)
         if advance is not None:
             advance()
     return {k: Timing(samples[k], plan[k], done_warmup[k], est[k] * 1e3) for k in keys}
@@ -290,7 +295,9 @@ class Progress:
 
 
 # ------------------------------------------------------------------------------------ the run
-def make_systems(keys: Sequence[str], ort_spin: bool) -> tuple[list[System], dict[str, str]]:
+def make_systems(
+    keys: Sequence[str], ort_spin: bool, cache_dir: Path | None = None
+) -> tuple[list[System], dict[str, str]]:
     from peers import SYSTEMS
     from peers.ort_peer import OrtSystem
 
@@ -298,12 +305,36 @@ def make_systems(keys: Sequence[str], ort_spin: bool) -> tuple[list[System], dic
     skipped: dict[str, str] = {}
     for k in keys:
         s: System = OrtSystem(spin=ort_spin) if k == "ort" else SYSTEMS[k]()
+        if k in ("executorch", "ort"):  # slow converters; Ember always re-exports (its passes change)
+            s.cache_dir = cache_dir
         why = s.unavailable()
         if why:
             skipped[k] = why
         else:
             systems.append(s)
     return systems, skipped
+
+
+def fingerprint(spec: ModelSpec, model: Any, inputs: Sequence[Any]) -> str:
+    """A hash of everything a converted file depends on: the model factory's code and arguments, the
+    module structure, every weight and buffer, the inputs, and the torch/transformers versions."""
+    import hashlib
+
+    import torch
+
+    from ember.bench.machine import version
+    from ember.examples import models
+
+    h = hashlib.sha256()
+    h.update(repr((spec.key, spec.factory, spec.kwargs, torch.__version__, version("transformers"))).encode())
+    h.update(Path(models.__file__).read_bytes())
+    h.update(repr(model).encode())
+    tensors = list(model.state_dict().items()) + [(f"input{i}", x) for i, x in enumerate(inputs)]
+    for name, t in tensors:
+        a = np.ascontiguousarray(t.detach().cpu().numpy())
+        h.update(f"{name}:{a.dtype}:{a.shape}".encode())
+        h.update(memoryview(a).cast("B"))
+    return h.hexdigest()
 
 
 def torch_reference(case: Case) -> list[np.ndarray]:
@@ -323,6 +354,8 @@ def bench_model(
     t0 = time.perf_counter()
     model, inputs = spec.build()
     case = Case(spec.key, spec.title, model, tuple(inputs))
+    if args.cache_dir is not None:
+        case.fingerprint = fingerprint(spec, model, case.inputs)
     out: dict[str, Any] = {
         "title": spec.title,
         "build_s": time.perf_counter() - t0,
@@ -369,7 +402,14 @@ def bench_model(
                 ui.log(f"[{spec.key}] {k} at {threads} thread(s): {c['message']} -> not timed")
         with ui.task(f"{spec.key} x{threads} thread(s)", args.runs) as advance:
             timings = time_interleaved(
-                good, args.runs, args.warmup, args.budget, args.min_runs, args.warmup_budget, advance
+                good,
+                args.runs,
+                args.warmup,
+                args.budget,
+                args.min_runs,
+                args.warmup_budget,
+                advance,
+                args.gap_ms / 1e3,
             )
         ember_med = None
         if "ember" in timings and timings["ember"].samples_ms:
@@ -573,6 +613,18 @@ def markdown(results: dict[str, Any], plot_rel: str | None) -> str:
         "## Side by side: Ember, PyTorch, ExecuTorch+XNNPACK, ONNX Runtime (fp32 CPU)",
         "",
     ]
+    capped = sorted(
+        {
+            f"{SYS_TITLES.get(k, k)} on {m['title']} at {t} thread{'s' if t != '1' else ''}"
+            for m in results["models"].values()
+            for t, r in m["threads"].items()
+            for k, v in r["systems"].items()
+            if v.get("capped")
+        }
+    )
+    capped_note = (
+        ("; capped in this run: " + "; ".join(capped)) if capped else "; none was capped in this run"
+    )
     la0, la1 = mach.get("loadavg") or [0, 0, 0], results.get("loadavg_end") or [0, 0, 0]
     L += [
         f"Measured {results['started']} UTC in {results['elapsed_s'] / 60:.1f} min with "
@@ -593,8 +645,9 @@ def markdown(results: dict[str, Any], plot_rel: str | None) -> str:
         f"*wrong* and not timed); {cfg['warmup']} warm-up runs; {cfg['runs']} rounds, each running every "
         f"system once in a rotating order. A system slower than {cfg['budget']:g} s / {cfg['runs']} runs is "
         f"timed on fewer rounds spread evenly over all of them (at least {cfg['min_runs']}; marked "
-        "[n runs]): today that is Ember's reference kernels on the big models. Thread counts: "
-        "torch.set_num_threads, ORT intra_op_num_threads (spinning "
+        f"[n runs]){capped_note}. An untimed pause of {cfg.get('gap_ms', 0):g} ms follows each run so the "
+        "previous system's worker threads go idle. Thread counts: torch.set_num_threads (OMP_WAIT_POLICY="
+        f"{cfg.get('omp_wait_policy', 'default')}), ORT intra_op_num_threads (spinning "
         + ("on" if cfg.get("ort_spin") else "off, since the systems share the process")
         + "), ExecuTorch's threadpool (_unsafe_reset_threadpool), ember.load(threads=).",
         "",
@@ -753,7 +806,7 @@ def markdown(results: dict[str, Any], plot_rel: str | None) -> str:
     L += [
         "### Conversion",
         "",
-        "| model | Ember export s | ONNX exporter | ExecuTorch: XNNPACK partitions, "
+        "| model | Ember export | ONNX export | ExecuTorch lowering: XNNPACK partitions, "
         "ops left on portable kernels |",
         "|---|---:|---|---|",
     ]
@@ -762,24 +815,30 @@ def markdown(results: dict[str, Any], plot_rel: str | None) -> str:
         em = p.get("ember", {})
         ox = p.get("ort", {})
         et = p.get("executorch", {})
+
+        def took(info: dict[str, Any]) -> str:
+            return f"{info.get('export_s', 0):.0f} s" + (" (cached)" if info.get("cached") else "")
+
         etcell = "-"
         if et.get("ok"):
             left = et.get("non_delegated_ops") or {}
-            etcell = f"{et.get('xnnpack_partitions')} partitions; " + (
+            etcell = f"{took(et)}; {et.get('xnnpack_partitions')} partitions; " + (
                 ", ".join(
                     f"{k.replace('aten.', '').replace('.default', '')} x{v}"
                     for k, v in list(left.items())[:6]
                 )
                 or "none"
             )
+            if len(left) > 6:
+                etcell += f" and {len(left) - 6} more op types"
         elif et:
             etcell = "failed: " + _md(et.get("error", ""), 80)
         oxcell = (
-            ox.get("exporter", "-")
+            f"{ox.get('exporter', '-')}, {took(ox)}"
             if ox.get("ok")
             else ("failed: " + _md(ox.get("error", ""), 80) if ox else "-")
         )
-        emcell = f"{em['export_s']:.1f}" if em.get("ok") else ("failed" if em else "-")
+        emcell = took(em) if em.get("ok") else ("failed" if em else "-")
         L.append(f"| {m['title']} | {emcell} | {oxcell} | {etcell} |")
     L.append("")
     notes = list(results.get("notes", []))
@@ -821,25 +880,46 @@ def plot(results: dict[str, Any], path: Path) -> bool:
     models = list(results["models"].values())
     if not peers or not models:
         return False
+    from matplotlib.ticker import FuncFormatter, LogLocator
+
     fig, axes = plt.subplots(1, len(threads), figsize=(6.5 * len(threads), 4.8), squeeze=False)
     width = 0.8 / len(peers)
     colors = {"torch": "#ee4c2c", "executorch": "#6a3d9a", "ort": "#1f78b4"}
     for ax, t in zip(axes[0], threads):
+        spread = 2.0
         for i, k in enumerate(peers):
             xs, ys = [], []
             for j, m in enumerate(models):
                 v = m["threads"].get(str(t), {}).get("systems", {}).get(k, {})
                 if v.get("status") == "ok" and v.get("ratio_to_ember"):
                     xs.append(j + (i - (len(peers) - 1) / 2) * width)
-                    ys.append(v["ratio_to_ember"])
-            ax.bar(xs, ys, width=width, label=SYS_TITLES[k], color=colors.get(k))
+                    ys.append(float(v["ratio_to_ember"]))
+            # bars grow from 1.0 (parity with Ember): up when Ember is faster, down when it is slower
+            ax.bar(
+                xs, [y - 1.0 for y in ys], bottom=1.0, width=width, label=SYS_TITLES[k], color=colors.get(k)
+            )
+            for x, y in zip(xs, ys):
+                ax.annotate(
+                    f"{y:.2g}",
+                    (x, y),
+                    ha="center",
+                    va="bottom" if y >= 1 else "top",
+                    fontsize=6,
+                    xytext=(0, 2 if y >= 1 else -2),
+                    textcoords="offset points",
+                )
+                spread = max(spread, y, 1.0 / y)
         ax.axhline(1.0, color="black", linewidth=1)
         ax.set_yscale("log")
+        ax.set_ylim(1.0 / (spread * 1.6), spread * 1.6)
+        ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}x"))
+        ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _pos: ""))
         ax.set_xticks(range(len(models)))
         ax.set_xticklabels([m["title"].replace(" ", "\n", 1) for m in models], fontsize=7)
-        ax.set_ylabel("system median / Ember median  (> 1: Ember faster)")
+        ax.set_ylabel("system time / Ember time\n(above 1x: Ember is faster)")
         ax.set_title(f"{t} thread{'s' if t > 1 else ''}")
-        ax.grid(axis="y", which="both", alpha=0.3)
+        ax.grid(axis="y", which="major", alpha=0.3)
         ax.legend(fontsize=8)
     fig.suptitle(f"Time relative to Ember (fp32, {results['started']} UTC)", fontsize=10)
     fig.tight_layout()
@@ -887,6 +967,26 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--write-md", action="store_true", help="write the markdown section even with --quick")
     ap.add_argument("--no-md", action="store_true", help="do not touch the markdown file")
     ap.add_argument("--no-progress", action="store_true")
+    ap.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "ember-bench",
+        help="where converted ONNX and ExecuTorch files are kept between runs, keyed by a "
+        "hash of the model's code, weights, inputs and the library versions (default ~/.cache/ember-bench)",
+    )
+    ap.add_argument("--no-cache", action="store_true", help="convert every model again")
+    ap.add_argument(
+        "--gap-ms",
+        type=float,
+        default=5.0,
+        help="untimed pause after each run so the previous system's workers go idle (default 5)",
+    )
+    ap.add_argument(
+        "--omp-active",
+        action="store_true",
+        help="keep OpenMP's default wait policy for PyTorch (spinning); the default sets "
+        "OMP_WAIT_POLICY=PASSIVE unless it is already set, as ORT's spinning is switched off",
+    )
     args = ap.parse_args(argv)
 
     q = args.quick
@@ -910,6 +1010,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         pass  # PyTorch is always the reference for the output check, timed or not
     if any(t < 1 for t in args.threads) or args.runs < 1:
         ap.error("--threads and --runs must be positive")
+    if args.no_cache:
+        args.cache_dir = None
     args.json = args.json or RESULTS_DIR / ("compare-quick.json" if q else "compare.json")
     args.write_md = (args.write_md or not q) and not args.no_md
     return args
@@ -919,12 +1021,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     started = _dt.datetime.now(_dt.timezone.utc)
     t_start = time.perf_counter()
+    if not args.omp_active:
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # read when torch loads its OpenMP runtime
     import torch  # noqa: F401 - imported before the peers so that their import order is fixed
 
     from ember.bench.machine import describe, version
 
     mach = describe(("numpy", "torch", "executorch", "onnxruntime", "onnx", "onnxscript", "transformers"))
-    systems, skipped = make_systems(args.systems, args.ort_spin)
+    systems, skipped = make_systems(args.systems, args.ort_spin, args.cache_dir)
     versions: dict[str, Any] = {}
     for s in systems:
         if s.key == "ember":
@@ -948,6 +1052,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "min_runs": args.min_runs,
             "ort_spin": args.ort_spin,
             "skipped": skipped,
+            "gap_ms": args.gap_ms,
+            "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "default"),
         },
         "models": {},
         "notes": [],

@@ -40,6 +40,10 @@ class OrtSystem(System):
     def prepare(self, case: Case, workdir: Path) -> dict[str, Any]:
         import torch
 
+        hit = self.cached(case, ".onnx")
+        if hit is not None:
+            self._paths[case.key] = hit[0]
+            return hit[1]
         path = workdir / f"{case.key}.onnx"
         t0 = time.perf_counter()
         errors: list[str] = []
@@ -66,12 +70,14 @@ class OrtSystem(System):
         if not exporter:
             raise RuntimeError("torch.onnx.export failed: " + " | ".join(errors))
         self._paths[case.key] = path
-        return {
+        info = {
             "export_s": time.perf_counter() - t0,
             "file_bytes": path.stat().st_size,
             "exporter": exporter,
             "export_errors": errors,
         }
+        self.store(case, ".onnx", path.read_bytes(), info)
+        return info
 
     def load(self, case: Case, threads: int) -> Runner:
         import onnxruntime as ort
