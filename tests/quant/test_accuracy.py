@@ -175,3 +175,48 @@ def test_minilm_int4_weight(minilm) -> None:  # type: ignore[no-untyped-def]
         f"\nMiniLM int4-weight g32: cosine min {cos.min():.5f} mean {cos.mean():.5f}; file {ratio:.3f}x fp32"
     )
     assert cos.min() >= 0.95  # 4-bit weights: a looser bound than int8's 0.99 (measured value printed)
+
+
+@pytest.mark.parametrize("max_error", [1e-2, 1e-6])
+def test_digits_cnn_auto(digits_cnn, max_error: float) -> None:  # type: ignore[no-untyped-def]
+    model, xtr, xte, yte = digits_cnn
+    prog = ember.export(model, (torch.from_numpy(xte[:BATCH]),))
+    calib = [xtr[i : i + BATCH] for i in range(0, 2 * BATCH, BATCH)]
+    q = ember.quantize(prog, calibration=calib, scheme="auto", max_error=max_error)
+    print("\n" + q.quant_report())
+    chosen = q.metadata["quantization"]["layers"]
+    assert 1 - q.quant_summary["output_cosine"] <= max_error
+    if max_error == 1e-2:
+        assert "int4-weight" in chosen.values()  # a loose budget takes the smallest formats
+    else:
+        assert "fp32" in chosen.values()  # a budget tighter than int8's error keeps layers in float
+
+
+def test_cli_export_quantize(tmp_path, digits_cnn) -> None:  # type: ignore[no-untyped-def]
+    from ember.cli import main
+
+    model, xtr, xte, _ = digits_cnn
+    ep = torch.export.export(model, (torch.from_numpy(xte[:BATCH]),))
+    pt2 = tmp_path / "m.pt2"
+    torch.export.save(ep, str(pt2))
+    np.savez(tmp_path / "calib.npz", np.stack([xtr[:BATCH], xtr[BATCH : 2 * BATCH]]))
+    out = tmp_path / "m.ember"
+    assert (
+        main(
+            [
+                "export",
+                str(pt2),
+                "-o",
+                str(out),
+                "--quantize",
+                "int8",
+                "--calibration",
+                str(tmp_path / "calib.npz"),
+            ]
+        )
+        == 0
+    )
+    mod = ember.load(out)
+    assert mod.metadata["user"]["quantization"]["scheme"] == "int8"
+    (y,) = mod(xte[:BATCH])
+    assert y.shape == (BATCH, 10)

@@ -23,6 +23,17 @@ def register(sub: Any) -> None:
     )
     p.add_argument("-o", "--output", required=True, help="path of the .ember file to write")
     p.add_argument("--no-optimize", action="store_true", help="skip the optimization passes")
+    p.add_argument(
+        "--quantize",
+        metavar="SCHEME",
+        choices=["int8", "int8-dynamic", "int4-weight", "auto"],
+        help="quantize: int8, int8-dynamic, int4-weight or auto (docs/quantization.md)",
+    )
+    p.add_argument(
+        "--calibration", metavar="DIR_OR_NPZ", help="calibration inputs for int8 / auto (.npz or dir)"
+    )
+    p.add_argument("--group-size", type=int, default=32, help="int4 group size (default 32)")
+    p.add_argument("--max-error", type=float, default=None, help="auto: largest accepted output error")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("run", help="run an .ember file on inputs from an .npz (or random inputs)")
@@ -76,6 +87,14 @@ def cmd_export(args: argparse.Namespace) -> int:
     model, inputs = _load_target(args.target)
     t0 = time.perf_counter()
     prog = ember.export(model, inputs, optimize=not args.no_optimize)
+    if args.quantize:
+        opts: dict[str, Any] = {"scheme": args.quantize, "group_size": args.group_size}
+        if args.calibration:
+            opts["calibration"] = args.calibration
+        if args.max_error is not None:
+            opts["max_error"] = args.max_error
+        prog = ember.quantize(prog, **opts)
+        print(prog.quant_report())
     path = prog.save(args.output)
     s = prog.summary()
     print(

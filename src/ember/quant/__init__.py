@@ -142,6 +142,8 @@ def quantize(
         from ember.quant.auto import choose_plan
 
         plan, choice = choose_plan(src, plan, ranges, ref_taps, batches, group_size, max_error)
+        notes = {k: v for k, v in notes.items() if plan.get(k) == "fp32"}
+        notes.update({k: "kept in fp32 by auto" for k, s in plan.items() if s == "fp32" and k not in notes})
 
     rw = rewrite(src, plan, ranges if obs else None, group_size)
     from ember.passes.pipeline import compile_graph
