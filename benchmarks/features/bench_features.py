@@ -112,9 +112,12 @@ def bench_spec() -> FeatureSpec:
     return FeatureSpec("bench50", feats)
 
 
-def gen_events(n: int, days: float, seed: int = 0):  # noqa: ANN201
+def gen_events(n: int, days: float, seed: int = 0, late: float = 0.01):  # noqa: ANN201
+    """Events as an app logs them: in time order over `days`, a fraction `late` up to an hour late."""
     rng = np.random.default_rng(seed)
-    ts = NOW - rng.uniform(0, days * DAY, n)
+    ts = np.sort(NOW - rng.uniform(0, days * DAY, n))
+    is_late = rng.random(n) < late
+    ts[is_late] -= rng.uniform(0, 3600, int(is_late.sum()))
     ev = rng.choice(len(EVENTS), n, p=[0.35, 0.2, 0.1, 0.33, 0.02])
     ent = np.where(rng.random(n) < 0.9, 0, rng.integers(1, 50, n))
     val = rng.integers(0, 600, n) / 4.0
@@ -129,12 +132,7 @@ def gen_events(n: int, days: float, seed: int = 0):  # noqa: ANN201
 def throughput(path: Path, n: int, spec: FeatureSpec, **kw) -> float:  # noqa: ANN003
     fs = FeatureStore(path, maintenance_every=0, **kw)
     fs.register(spec)
-    # Events logged as they happen: timestamps in order over the last day, with 1% arriving late.
-    evs = sorted(gen_events(n, 1.0, seed=1), key=lambda r: r[3])
-    rng = np.random.default_rng(5)
-    for i in np.flatnonzero(rng.random(n) < 0.01):
-        e, ent, v, ts, a = evs[i]
-        evs[i] = (e, ent, v, ts - float(rng.uniform(0, 3600)), a)
+    evs = list(gen_events(n, 1.0, seed=1))
     prog = Progress(n, f"log {kw}")
     t = time.perf_counter()
     for i, (e, ent, v, ts, a) in enumerate(evs):
@@ -182,7 +180,8 @@ def main() -> int:
         fs.register(spec)
         prog = Progress(n_store, f"store {n_store} events over 90 days")
         t = time.perf_counter()
-        for i, (e, ent, v, ts, a) in enumerate(gen_events(n_store, 90.0, seed=2)):
+        history = gen_events(n_store, 90.0, seed=2)  # 90 days, logged as it happened
+        for i, (e, ent, v, ts, a) in enumerate(history):
             fs.log(e, ent, value=v, ts=ts, attrs=a)
             if i % 10_000 == 9_999:
                 prog.update(10_000)

@@ -260,7 +260,9 @@ def create(path: Path) -> None:
                 pass
 
 
-def connect(path: Path, *, readonly: bool, sync: str, timeout: float) -> sqlite3.Connection:
+def connect(
+    path: Path, *, readonly: bool, sync: str, timeout: float, cache_mb: int = 16, mmap_mb: int = 64
+) -> sqlite3.Connection:
     """Open (creating if allowed), check the version, migrate, and apply the connection settings."""
     if not readonly and (not path.exists() or path.stat().st_size == 0):
         try:
@@ -292,6 +294,8 @@ def connect(path: Path, *, readonly: bool, sync: str, timeout: float) -> sqlite3
                 raise not_sqlite(path) from None
             raise
         refuse_if_foreign(path, *versions)
+        conn.execute(f"PRAGMA cache_size = {-1024 * int(cache_mb)}")  # KiB when negative
+        conn.execute(f"PRAGMA mmap_size = {1024 * 1024 * int(mmap_mb)}")  # reads straight from the page cache
         if readonly:
             _, ver, _ = read_versions(conn)
             if ver < SCHEMA_VERSION:

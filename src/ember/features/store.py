@@ -147,6 +147,7 @@ class FeatureStore:
     durability="batch": `log()` buffers; `flush()` (also called by `vector()`, every `batch_size`
     events and on `close()`) commits the buffer in one transaction. Events not yet flushed are lost
     if the process dies.
+    cache_mb / mmap_mb: SQLite page cache and memory-mapped read window per connection.
     sync="full" (SQLite synchronous=FULL, fsync on every commit: survives power loss) or "normal"
     (WAL synchronous=NORMAL: a commit survives a process crash; the last commits may be lost on power
     loss).
@@ -167,6 +168,8 @@ class FeatureStore:
         readonly: bool = False,
         timeout: float = 30.0,
         maintenance_every: int = 100_000,
+        cache_mb: int = 16,
+        mmap_mb: int = 64,
     ) -> None:
         if durability not in ("event", "batch"):
             raise FeatureStoreError(f"durability must be 'event' or 'batch', found {durability!r}")
@@ -200,7 +203,9 @@ class FeatureStore:
         self._ent: dict[str, int] = {}
         self._dk_known: set[tuple] = set()  # distinct-key bucket rows known to be in the file
         try:
-            self._conn = connect(self.path, readonly=readonly, sync=sync, timeout=timeout)
+            self._conn = connect(
+                self.path, readonly=readonly, sync=sync, timeout=timeout, cache_mb=cache_mb, mmap_mb=mmap_mb
+            )
         except sqlite3.DatabaseError as exc:
             raise FeatureStoreError(
                 f"cannot open feature store {self.path}: SQLite says {exc}; expected a feature store file "
