@@ -63,6 +63,7 @@ class ModelSpec:
     factory: str  # a function in ember.examples.models
     kwargs: tuple[tuple[str, Any], ...]
     tol: float = 1e-3  # max |err| <= tol * max(1, max |reference|)
+    short: str = ""  # label in the plot
 
     def build(self) -> tuple[Any, tuple[Any, ...]]:
         from ember.examples import models
@@ -74,15 +75,37 @@ LLAMA = (("layers", 8), ("dim", 512), ("heads", 8), ("hidden", 1376), ("vocab", 
 MODELS: dict[str, ModelSpec] = {
     m.key: m
     for m in (
-        ModelSpec("mobilenet_v2", "MobileNetV2 224x224", "mobilenet_v2", (("resolution", 224),)),
-        ModelSpec("resnet18", "ResNet-18 224x224", "resnet18", (("resolution", 224),)),
-        ModelSpec("minilm", "all-MiniLM-L6-v2 seq 128", "minilm", (("seq", 128), ("batch", 1))),
-        ModelSpec("llama_prefill", "Llama 8L d512 prefill 64", "llama_decoder", (*LLAMA, ("seq", 64))),
         ModelSpec(
-            "llama_decode", "Llama 8L d512 decode (KV 128)", "llama_decode_step", (*LLAMA, ("past", 128))
+            "mobilenet_v2", "MobileNetV2 224x224", "mobilenet_v2", (("resolution", 224),), short="MobileNetV2"
+        ),
+        ModelSpec("resnet18", "ResNet-18 224x224", "resnet18", (("resolution", 224),), short="ResNet-18"),
+        ModelSpec(
+            "minilm",
+            "all-MiniLM-L6-v2 seq 128",
+            "minilm",
+            (("seq", 128), ("batch", 1)),
+            short="MiniLM\nseq 128",
         ),
         ModelSpec(
-            "mlp", "MLP 1024-4096-4096-1000", "mlp", (("sizes", (1024, 4096, 4096, 1000)), ("batch", 1))
+            "llama_prefill",
+            "Llama 8L d512 prefill 64",
+            "llama_decoder",
+            (*LLAMA, ("seq", 64)),
+            short="Llama\nprefill 64",
+        ),
+        ModelSpec(
+            "llama_decode",
+            "Llama 8L d512 decode (KV 128)",
+            "llama_decode_step",
+            (*LLAMA, ("past", 128)),
+            short="Llama\ndecode",
+        ),
+        ModelSpec(
+            "mlp",
+            "MLP 1024-4096-4096-1000",
+            "mlp",
+            (("sizes", (1024, 4096, 4096, 1000)), ("batch", 1)),
+            short="MLP",
         ),
     )
 }
@@ -258,7 +281,7 @@ class Progress:
 
     def log(self, msg: str) -> None:
         if self._rich is not None:
-            self._rich.console.print(msg, markup=False, highlight=False)
+            self._rich.console.print(msg, markup=False, highlight=False, soft_wrap=True)
         elif self._tqdm is not None:
             self._tqdm.write(msg, file=sys.stderr)
         else:
@@ -358,6 +381,7 @@ def bench_model(
         case.fingerprint = fingerprint(spec, model, case.inputs)
     out: dict[str, Any] = {
         "title": spec.title,
+        "short": spec.short or spec.title,
         "build_s": time.perf_counter() - t0,
         "inputs": [f"{a.dtype}{list(a.shape)}" for a in case.np_inputs],
         "tol": spec.tol,
@@ -847,8 +871,10 @@ def markdown(results: dict[str, Any], plot_rel: str | None) -> str:
     if notes:
         L += ["Notes:", ""] + [f"- {n}" for n in notes] + [""]
     L += [
-        "Raw samples, every check and the profile: `benchmarks/results/compare.json`. "
-        "Rerun: `python benchmarks/compare.py` (about 15 minutes here; `--quick` for a check).",
+        "Raw samples, every check and the profile: `benchmarks/results/compare.json`. Rerun: "
+        "`pip install -e '.[bench]'` then `python benchmarks/compare.py` (`--quick` for a check, "
+        "`--help` for the options); converted ONNX and ExecuTorch files are cached in ~/.cache/ember-bench "
+        "(`--no-cache`), which saves a few minutes of ExecuTorch lowering.",
         "",
         MD_END,
     ]
@@ -885,8 +911,14 @@ def plot(results: dict[str, Any], path: Path) -> bool:
     fig, axes = plt.subplots(1, len(threads), figsize=(6.5 * len(threads), 4.8), squeeze=False)
     width = 0.8 / len(peers)
     colors = {"torch": "#ee4c2c", "executorch": "#6a3d9a", "ort": "#1f78b4"}
+    spread = 2.0
+    for m in models:
+        for r in m["threads"].values():
+            for v in r["systems"].values():
+                if v.get("status") == "ok" and v.get("ratio_to_ember"):
+                    y = float(v["ratio_to_ember"])
+                    spread = max(spread, y, 1.0 / y)
     for ax, t in zip(axes[0], threads):
-        spread = 2.0
         for i, k in enumerate(peers):
             xs, ys = [], []
             for j, m in enumerate(models):
@@ -908,7 +940,6 @@ def plot(results: dict[str, Any], path: Path) -> bool:
                     xytext=(0, 2 if y >= 1 else -2),
                     textcoords="offset points",
                 )
-                spread = max(spread, y, 1.0 / y)
         ax.axhline(1.0, color="black", linewidth=1)
         ax.set_yscale("log")
         ax.set_ylim(1.0 / (spread * 1.6), spread * 1.6)
@@ -916,7 +947,7 @@ def plot(results: dict[str, Any], path: Path) -> bool:
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}x"))
         ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _pos: ""))
         ax.set_xticks(range(len(models)))
-        ax.set_xticklabels([m["title"].replace(" ", "\n", 1) for m in models], fontsize=7)
+        ax.set_xticklabels([m.get("short") or m["title"] for m in models], fontsize=8)
         ax.set_ylabel("system time / Ember time\n(above 1x: Ember is faster)")
         ax.set_title(f"{t} thread{'s' if t > 1 else ''}")
         ax.grid(axis="y", which="major", alpha=0.3)
