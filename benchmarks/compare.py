@@ -360,6 +360,22 @@ def fingerprint(spec: ModelSpec, model: Any, inputs: Sequence[Any]) -> str:
     return h.hexdigest()
 
 
+def streamed_bytes(case: Case) -> int:
+    """Bytes one inference must read at least: every parameter and buffer except embedding tables (a
+    lookup reads a few rows), plus the inputs. For the decode step this is the memory-bound floor."""
+    from torch import nn
+
+    skip = {id(m.weight) for m in case.model.modules() if isinstance(m, nn.Embedding)}
+    seen: set[int] = set()
+    total = 0
+    for t in [*case.model.parameters(), *case.model.buffers()]:
+        if id(t) in skip or id(t) in seen:
+            continue
+        seen.add(id(t))
+        total += t.numel() * t.element_size()
+    return total + sum(a.nbytes for a in case.np_inputs)
+
+
 def torch_reference(case: Case) -> list[np.ndarray]:
     import torch
     from peers.base import flatten_outputs
@@ -390,6 +406,7 @@ def bench_model(
     }
     reference = torch_reference(case)
     out["outputs"] = [f"{a.dtype}{list(a.shape)}" for a in reference]
+    out["streamed_bytes"] = streamed_bytes(case)
     ready: list[System] = []
     for s in systems:
         ui.log(f"[{spec.key}] preparing {s.title}")
@@ -463,8 +480,14 @@ def bench_model(
         )
         ui.step()
 
-    # where Ember's time goes (1 thread, or the first thread count measured)
+    # where Ember's time goes (1 thread, or the first thread count measured), and its memory
     ember_sys = next((s for s in ready if s.key == "ember"), None)
+    mods = getattr(ember_sys, "modules", {}) if ember_sys is not None else {}
+    if mods:
+        try:
+            out["ember_memory"] = dict(next(iter(mods.values())).memory)
+        except Exception:  # noqa: BLE001 - memory figures are a nicety
+            pass
     if ember_sys is not None and not args.no_profile:
         t = 1 if 1 in args.threads else args.threads[0]
         mod = getattr(ember_sys, "modules", {}).get((spec.key, t))
@@ -798,6 +821,32 @@ def markdown(results: dict[str, Any], plot_rel: str | None) -> str:
             "errors are against a float64 product.",
             "",
         ]
+    # memory-bound models against the measured bandwidth
+    bw = ((lim or {}).get("bandwidth_gbs") or {}).get("1")
+    bound = [
+        m for k, m in results["models"].items() if k in ("llama_decode", "mlp") and m.get("streamed_bytes")
+    ]
+    if bw and bound and "1" in map(str, cfg["threads"]):
+        L += [
+            "### Memory-bound models against the measured read bandwidth (1 thread)",
+            "",
+            "Bytes per run = every weight except embedding tables, plus the inputs (KV cache included): the "
+            f"least one inference must read. Measured streaming read bandwidth, 1 thread: {bw:.1f} GB/s.",
+            "",
+            "| model | MB per run | " + " | ".join(SYS_TITLES[k] for k in systems) + " |",
+            "|---|---:|" + "---:|" * len(systems),
+        ]
+        for m in bound:
+            cells = []
+            for k in systems:
+                v = m["threads"].get("1", {}).get("systems", {}).get(k, {})
+                if v.get("status") == "ok":
+                    gbs = m["streamed_bytes"] / (v["stats_ms"]["median"] * 1e-3) / 1e9
+                    cells.append(f"{gbs:.1f} GB/s ({100 * gbs / bw:.0f}%)")
+                else:
+                    cells.append("-")
+            L.append(f"| {m['title']} | {m['streamed_bytes'] / 1e6:.0f} | " + " | ".join(cells) + " |")
+        L.append("")
     # targets
     rows = targets(results)
     if rows:
@@ -830,9 +879,9 @@ def markdown(results: dict[str, Any], plot_rel: str | None) -> str:
     L += [
         "### Conversion",
         "",
-        "| model | Ember export | ONNX export | ExecuTorch lowering: XNNPACK partitions, "
-        "ops left on portable kernels |",
-        "|---|---:|---|---|",
+        "| model | Ember export | Ember arena / weights / packed MB | ONNX export | ExecuTorch lowering: "
+        "XNNPACK partitions, ops left on portable kernels |",
+        "|---|---:|---:|---|---|",
     ]
     for m in results["models"].values():
         p = m["prepare"]
@@ -863,7 +912,15 @@ def markdown(results: dict[str, Any], plot_rel: str | None) -> str:
             else ("failed: " + _md(ox.get("error", ""), 80) if ox else "-")
         )
         emcell = took(em) if em.get("ok") else ("failed" if em else "-")
-        L.append(f"| {m['title']} | {emcell} | {oxcell} | {etcell} |")
+        mem = m.get("ember_memory") or {}
+        memcell = (
+            " / ".join(
+                f"{mem.get(k, 0) / 1e6:.1f}" for k in ("arena_bytes", "weight_bytes", "packed_weight_bytes")
+            )
+            if mem
+            else "-"
+        )
+        L.append(f"| {m['title']} | {emcell} | {memcell} | {oxcell} | {etcell} |")
     L.append("")
     notes = list(results.get("notes", []))
     for k, why in cfg.get("skipped", {}).items():

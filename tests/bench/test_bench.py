@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import platform
+import shutil
 import subprocess
 import sys
 import time
@@ -78,12 +80,21 @@ def test_profile_aggregation() -> None:
 # ---------------------------------------------------------------------------------- ember bench
 @pytest.fixture(scope="module")
 def small_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    import ember
-    from ember.examples import models
+    """A 3-node MLP built straight in the IR: no torch import, so the test stays fast."""
+    from ember.ir.dtypes import DType
+    from ember.ir.graph import Graph
+    from ember.passes.pipeline import compile_graph
 
-    model, inputs = models.mlp()
+    rng = np.random.default_rng(0)
+    g = Graph()
+    x = g.add_input("x", DType.from_numpy(np.dtype(np.float32)), (4, 64))
+    w1, b1 = rng.standard_normal((128, 64), dtype=np.float32), rng.standard_normal(128, dtype=np.float32)
+    w2 = rng.standard_normal((10, 128), dtype=np.float32)
+    (h,) = g.add_node("linear", [x, g.const(w1, "w1"), g.const(b1, "b1")])
+    (h,) = g.add_node("relu", [h])
+    g.outputs = g.add_node("linear", [h, g.const(w2, "w2")])
     path = tmp_path_factory.mktemp("bench") / "mlp.ember"
-    ember.export(model, inputs).save(path)
+    compile_graph(g).save(path)
     return path
 
 
@@ -286,3 +297,29 @@ def test_markdown_renders_wrong_and_failed_systems(compare: ModuleType) -> None:
     assert md.startswith(compare.MD_START) and md.endswith(compare.MD_END)
     assert "wrong (err 0.3)" in md and "(**0.50x**)" in md and "results/compare.png" in md
     assert "not installed" in md
+
+
+def test_quick_flags_limit_the_run_and_leave_results_md_alone(compare: ModuleType) -> None:
+    a = compare.parse_args(["--quick"])
+    assert a.models == list(compare.QUICK_MODELS) and a.threads == [1] and a.runs == 10
+    assert not a.write_md and a.json.name == "compare-quick.json"
+    full = compare.parse_args([])
+    assert full.runs >= 50 and full.threads == [1, 2] and full.write_md and full.json.name == "compare.json"
+    assert set(full.models) == set(compare.MODELS) and full.systems == list(compare.SYSTEM_ORDER)
+    b = compare.parse_args(["--models", "mlp", "--systems", "ember,ort", "--threads", "2", "--runs", "3"])
+    assert b.models == ["mlp"] and b.systems == ["ember", "ort"] and b.threads == [2] and b.runs == 3
+    with pytest.raises(SystemExit):
+        compare.parse_args(["--models", "nope"])
+
+
+@pytest.mark.skipif(
+    not (shutil.which("gcc") or shutil.which("cc")) or platform.machine() not in ("x86_64", "AMD64"),
+    reason="needs a C compiler and x86-64",
+)
+def test_machine_limits_programs_compile_and_report() -> None:
+    from ember.bench.limits import measure
+
+    r = measure(fma_seconds=0.005, trials=1, bw_bytes=1 << 22, bw_passes=1, bw_threads=(1, 2))
+    assert r["notes"] == [] or all("avx512" in n or "-mavx512f" in n for n in r["notes"]), r["notes"]
+    assert r["fma_avx2_gflops"] > 0
+    assert set(r["bandwidth_gbs"]) == {"1", "2"} and all(v > 0 for v in r["bandwidth_gbs"].values())
