@@ -46,6 +46,12 @@ _UPSERT = (
 )
 _DINSERT = "INSERT OR IGNORE INTO dbuckets(stream, ent, lvl, b, k) VALUES (?,?,?,?,?)"
 _NUMERIC = ("count", "sum", "mean", "min", "max")
+_ROWS_OFF = 1 << 40  # result ids of raw rows (last, filtered edges) and of count_distinct results
+_DIST_OFF = 1 << 41
+
+
+class _Stale(Exception):
+    """The one-statement read saw a newer generation, or needs a slow path: redo it in a transaction."""
 
 
 @dataclass(frozen=True)
@@ -115,6 +121,7 @@ class _Plan:
     dist_sql: str | None
     slow_last: list[_Group]  # filtered last/last_n: scanned in Python until n matches
     by_gid: dict[int, _Group]
+    single_sql: str | None
     blocks: list[tuple[int, int, bool]]  # shared right edge per stream: (stream id, levels, all entities)
     block_base: dict[int, int]  # stream id -> first result id of its block (level L: base + L; raw: + LEVELS)
     block_raw: dict[int, int | None]  # stream id -> event id if its block reads the raw right edge
@@ -552,7 +559,21 @@ class FeatureStore:
                 self._flush_locked()
             plan = self._plan(spec)
             at_us = to_micros(self._clock() if at is None else _seconds(at, "at"))
-            out = self._read_tx(lambda c: self._compute(c, plan, entity, at_us), "vector")
+            out = None
+            if plan.single_sql and not plan.slow_last and self._gen is not None:
+                try:
+                    out = retry_locked(
+                        lambda: self._compute(self._conn, plan, entity, at_us, single=True),
+                        self._timeout,
+                        "vector",
+                        str(self.path),
+                    )
+                except _Stale:
+                    out = None  # caches out of date or a slow path needed: redo in a transaction
+                except sqlite3.DatabaseError as exc:
+                    raise FeatureStoreError(f"vector failed on {self.path}: SQLite says {exc}") from None
+            if out is None:
+                out = self._read_tx(lambda c: self._compute(c, plan, entity, at_us), "vector")
             if record or (record is None and self._serve_rate and self._rng.random() < self._serve_rate):
                 row = (at_us, spec.name, spec.version, spec.content_hash, entity, out.tobytes())
                 if self.durability == "batch":
@@ -561,7 +582,9 @@ class FeatureStore:
                     self._write_tx(lambda c: self._write_records(c, [], [row]), "record served vector")
         return out
 
-    def _compute(self, conn: sqlite3.Connection, plan: _Plan, entity: str, at_us: int) -> np.ndarray:
+    def _compute(
+        self, conn: sqlite3.Connection, plan: _Plan, entity: str, at_us: int, single: bool = False
+    ) -> np.ndarray:
         ent = self._ent.get(entity)
         if ent is None:
             r = conn.execute("SELECT id FROM entities WHERE name = ?", (entity,)).fetchone()
@@ -635,58 +658,73 @@ class FeatureStore:
                 num_bb += (*e, *(rr[lvl][1:] if lvl < k else (1, 0)))
             if plan.block_raw[sid] is not None:
                 (num_rab if ev_any else num_reb).extend((*e, *(rraw if want_raw else (1, 0))))
-        num: dict[int, list] = {}
-        if plan.num_sql:
-            params = num_b + num_bb + num_re + num_reb + num_ra + num_rab
-            for gid, c, sm, mn, mx in conn.execute(plan.num_sql, params):
-                num[gid] = [c, sm, mn, mx]
-            for g in plan.groups:
-                if g.kind != "num":
-                    continue
-                sp = split_of[g.gid]
-                base = plan.block_base[g.stream.id]
-                parts = [num.get(base + lvl) for lvl in range(sp.k)]
-                if sp.right_raw and not g.stream.where:
-                    parts.append(num.get(base + bk.LEVELS))
-                acc = num.get(g.gid)
-                for p in parts:
-                    if p is None or not p[0]:
-                        continue
-                    if acc is None or not acc[0]:
-                        acc = num[g.gid] = list(p)
-                    else:
-                        acc[0] += p[0]
-                        acc[1] += p[1]
-                        if p[2] < acc[2]:
-                            acc[2] = p[2]
-                        if p[3] > acc[3]:
-                            acc[3] = p[3]
+        num_params = num_b + num_bb + num_re + num_reb + num_ra + num_rab
+        if single:  # one statement: one consistent snapshot without BEGIN/COMMIT
+            results: Any = conn.execute(plan.single_sql, num_params + dist_p + rows_p).fetchall()
+        else:
+            results = []
+            for sql, params in ((plan.num_sql, num_params), (plan.dist_sql, dist_p), (plan.rows_sql, rows_p)):
+                if sql:
+                    results += conn.execute(sql, params).fetchall()
         groups = plan.by_gid
+        num: dict[int, list] = {}
         dist: dict[int, int] = {}
-        if plan.dist_sql:
-            for gid, n, latest in conn.execute(plan.dist_sql, dist_p):
-                if (
-                    latest is not None and latest >= b_end
-                ):  # a key recurs after `at`: count the slow, exact way
+        lasts: dict[int, list] = {}
+        filtered: list[tuple] = []
+        for row in results:
+            gid = row[0]
+            if gid < _ROWS_OFF:
+                if gid < 0:  # the generation counter, read in the same snapshot
+                    if row[1] != self._gen:
+                        raise _Stale
+                else:
+                    num[gid] = list(row[1:])
+            elif gid >= _DIST_OFF:
+                gid -= _DIST_OFF
+                n, latest = row[1], row[2]
+                if latest is not None and latest >= b_end:  # a key recurs after `at`: slow, exact way
+                    if single:
+                        raise _Stale
                     n = self._slow_distinct(conn, groups[gid], ent, *ranges[gid])
                 dist[gid] = n
-        lasts: dict[int, list] = {}
-        if plan.rows_sql:
-            for gid, ts, seq, value, aj in conn.execute(plan.rows_sql, rows_p):
-                g = groups[gid]
-                if g.kind == "last":
-                    lasts.setdefault(gid, []).append((ts, seq, value))
-                    continue
-                if not matches(json.loads(aj) if aj else None, g.stream.where):
-                    continue
-                acc = num.get(gid)
-                if acc is None:
-                    num[gid] = [1, value, value, value]
+            else:
+                gid -= _ROWS_OFF
+                if groups[gid].kind == "last":
+                    lasts.setdefault(gid, []).append(row[1:4])
                 else:
-                    acc[0] += 1
-                    acc[1] += value
-                    acc[2] = min(acc[2], value)
-                    acc[3] = max(acc[3], value)
+                    filtered.append((gid, row[3], row[4]))
+        for g in plan.groups:
+            if g.kind != "num":
+                continue
+            sp = split_of[g.gid]
+            base = plan.block_base[g.stream.id]
+            parts = [num.get(base + lvl) for lvl in range(sp.k)]
+            if sp.right_raw and not g.stream.where:
+                parts.append(num.get(base + bk.LEVELS))
+            acc = num.get(g.gid)
+            for p in parts:
+                if p is None or not p[0]:
+                    continue
+                if acc is None or not acc[0]:
+                    acc = num[g.gid] = list(p)
+                else:
+                    acc[0] += p[0]
+                    acc[1] += p[1]
+                    if p[2] < acc[2]:
+                        acc[2] = p[2]
+                    if p[3] > acc[3]:
+                        acc[3] = p[3]
+        for gid, value, aj in filtered:  # raw edges of filtered streams, filtered by the one `matches`
+            if not matches(json.loads(aj) if aj else None, groups[gid].stream.where):
+                continue
+            acc = num.get(gid)
+            if acc is None:
+                num[gid] = [1, value, value, value]
+            else:
+                acc[0] += 1
+                acc[1] += value
+                acc[2] = min(acc[2], value)
+                acc[3] = max(acc[3], value)
         for g in plan.slow_last:
             lasts[g.gid] = self._scan_last(conn, g, ent, *ranges[g.gid])
         vals: list[float] = []
@@ -1236,16 +1274,17 @@ def _compile(spec: FeatureSpec, streams: dict[tuple, _Stream]) -> _Plan:
                 slow.append(g)
             else:
                 rows_parts.append(
-                    f"SELECT * FROM (SELECT {g.gid}, ts, seq, value, NULL FROM events "
+                    f"SELECT * FROM (SELECT {g.gid + _ROWS_OFF}, ts, seq, value, NULL FROM events "
                     f"WHERE ev = {s.ev}{raw_ent} AND ts >= ? AND ts < ? "
                     f"ORDER BY ts DESC, seq DESC LIMIT {g.n})"
                 )
             continue
         if g.kind == "dist":
             dist_parts.append(
-                f"SELECT {g.gid}, (SELECT count(*) FROM dlast WHERE stream = {s.id} AND {ent} "
+                f"SELECT {g.gid + _DIST_OFF}, (SELECT count(*) FROM dlast WHERE stream = {s.id} AND {ent} "
                 f"AND last_ts >= ? "
-                f"AND last_ts < ?), (SELECT max(last_ts) FROM dlast WHERE stream = {s.id} AND {ent})"
+                f"AND last_ts < ?), (SELECT max(last_ts) FROM dlast WHERE stream = {s.id} AND {ent}), "
+                "NULL, NULL"
             )
             continue
         e = "0" if s.any else "?"
@@ -1256,7 +1295,8 @@ def _compile(spec: FeatureSpec, streams: dict[tuple, _Stream]) -> _Plan:
         if s.where:  # raw edges filtered in Python: own raw piece and right raw piece
             for _ in range(2):
                 rows_parts.append(
-                    f"SELECT {g.gid}, ts, seq, value, attrs FROM events WHERE ev = {s.ev}{raw_ent} "
+                    f"SELECT {g.gid + _ROWS_OFF}, ts, seq, value, attrs FROM events "
+                    f"WHERE ev = {s.ev}{raw_ent} "
                     f"AND ts >= ? AND ts < ?"
                 )
             block_raw.setdefault(s.id, None)
@@ -1315,6 +1355,12 @@ def _compile(spec: FeatureSpec, streams: dict[tuple, _Stream]) -> _Plan:
     )
     dist_sql = " UNION ALL ".join(dist_parts) if dist_parts else None
     rows_sql = " UNION ALL ".join(rows_parts) if rows_parts else None
+    # Everything in one compound statement (a single snapshot, no BEGIN/COMMIT round trips), as long
+    # as it stays well under SQLite's limit of 500 terms in a compound SELECT.
+    terms = ["SELECT -1, value, NULL, NULL, NULL FROM meta WHERE key = 'gen'"]
+    terms += [num_sql] if num_sql else []
+    terms += dist_parts + rows_parts
+    single_sql = " UNION ALL ".join(terms) if len(terms) < 400 else None
     gl = list(groups.values())
     return _Plan(
         spec,
@@ -1325,6 +1371,7 @@ def _compile(spec: FeatureSpec, streams: dict[tuple, _Stream]) -> _Plan:
         dist_sql,
         slow,
         {g.gid: g for g in gl},
+        single_sql,
         blocks,
         block_base,
         block_raw,
