@@ -378,3 +378,29 @@ def test_readonly_store_reads_but_never_writes(tmp_path):
         warnings.simplefilter("error")
         with pytest.raises(FeatureStoreError, match="closed"):
             fs.log("e", "u")
+
+
+def test_other_connection_sees_forget_and_new_streams(tmp_path):
+    """Caches (entity ids, streams, horizons) follow changes made through another connection."""
+    p = tmp_path / "two.db"
+    a, b = FeatureStore(p), FeatureStore(p)
+    spec = FeatureSpec(
+        "t",
+        [
+            Feature("n", event="e", window="1d"),
+            Feature("d", event="e", agg="count_distinct", key="value", window="1d"),
+        ],
+    )
+    for i in range(5):
+        a.log("e", "x", value=float(i), ts=NOW - i)
+    np.testing.assert_array_equal(b.vector(spec, "x", at=NOW), [5.0, 5.0])
+    a.forget("x")
+    np.testing.assert_array_equal(b.vector(spec, "x", at=NOW), [0.0, 0.0])
+    a.log("e", "x", value=9.0, ts=NOW)
+    np.testing.assert_array_equal(b.vector(spec, "x", at=NOW), [1.0, 1.0])
+    spec2 = FeatureSpec("t2", [Feature("f", event="e", where={"k": 1}, window="1d")])
+    a.register(spec2)  # a new stream, registered by the other connection
+    b.log("e", "x", value=1.0, ts=NOW, attrs={"k": 1})  # b must maintain its buckets
+    np.testing.assert_array_equal(a.vector(spec2, "x", at=NOW + 3600), [1.0])
+    a.close()
+    b.close()
