@@ -27,6 +27,7 @@ GRANULARITIES_S = (60, 900, 14_400, 86_400, 604_800)
 GRANULARITIES = tuple(g * US for g in GRANULARITIES_S)
 LEVELS = len(GRANULARITIES)
 DAY_US = 86_400 * US
+NEG_INF = -(2**62)  # "since forever": earlier than any timestamp, still an int64
 
 for _fine, _coarse in zip(GRANULARITIES, GRANULARITIES[1:], strict=False):
     assert _coarse % _fine == 0, "levels must nest"

@@ -23,10 +23,11 @@ from typing import Any
 import numpy as np
 
 from ember.features import buckets as bk
+from ember.features.accumulate import Accumulator
 from ember.features.errors import FeatureSpecError, FeatureStoreError
+from ember.features.plan import DIST_OFF, NEG_INF, ROWS_OFF, Group, Plan, Stream, compile_plan
 from ember.features.schema import connect, retry_locked
 from ember.features.spec import (
-    Feature,
     FeatureSpec,
     distinct_key,
     matches,
@@ -37,17 +38,6 @@ from ember.features.spec import (
 )
 
 log_ = logging.getLogger("ember.features")
-
-NEG_INF = -(2**62)
-_UPSERT = (
-    "INSERT INTO buckets(stream, ent, lvl, b, cnt, sm, mn, mx) VALUES (?,?,?,?,?,?,?,?) "
-    "ON CONFLICT(stream, ent, lvl, b) DO UPDATE SET cnt = cnt + excluded.cnt, sm = sm + excluded.sm, "
-    "mn = min(mn, excluded.mn), mx = max(mx, excluded.mx)"
-)
-_DINSERT = "INSERT OR IGNORE INTO dbuckets(stream, ent, lvl, b, k) VALUES (?,?,?,?,?)"
-_NUMERIC = ("count", "sum", "mean", "min", "max")
-_ROWS_OFF = 1 << 40  # result ids of raw rows (last, filtered edges) and of count_distinct results
-_DIST_OFF = 1 << 41
 
 
 class _Stale(Exception):
@@ -85,46 +75,6 @@ class ServedVector:
     spec_hash: str
     entity: str
     vector: np.ndarray
-
-
-class _Stream:
-    """One (event, where, scope, distinct key): the unit the store keeps time buckets for."""
-
-    __slots__ = ("id", "ev", "where", "scope", "dkey", "any")
-
-    def __init__(self, id: int, ev: int, where: tuple, scope: str, dkey: str) -> None:  # noqa: A002
-        self.id, self.ev, self.where, self.scope, self.dkey = id, ev, where, scope, dkey
-        self.any = scope == "any"
-
-
-@dataclass
-class _Group:
-    gid: int
-    kind: str  # "num", "dist", "last"
-    stream: _Stream
-    window_us: int | None
-    n: int = 1
-    top: int = 0  # the coarsest bucket level a window of this length can contain whole
-
-    def __post_init__(self) -> None:
-        w = self.window_us
-        self.top = max(lvl for lvl, g in enumerate(bk.GRANULARITIES) if w is None or g <= w or lvl == 0)
-
-
-@dataclass
-class _Plan:
-    spec: FeatureSpec
-    groups: list[_Group]
-    slots: list[tuple[Feature, _Group]]
-    num_sql: str | None
-    rows_sql: str | None
-    dist_sql: str | None
-    slow_last: list[_Group]  # filtered last/last_n: scanned in Python until n matches
-    by_gid: dict[int, _Group]
-    single_sql: str | None
-    blocks: list[tuple[int, int, bool]]  # shared right edge per stream: (stream id, levels, all entities)
-    block_base: dict[int, int]  # stream id -> first result id of its block (level L: base + L; raw: + LEVELS)
-    block_raw: dict[int, int | None]  # stream id -> event id if its block reads the raw right edge
 
 
 def _seconds(x: Any, what: str) -> float:
@@ -200,13 +150,13 @@ class FeatureStore:
         self._lock = threading.RLock()
         self._pending: list[tuple] = []
         self._pending_served: list[tuple] = []
-        self._plans: dict[int, _Plan] = {}
-        self._plans_by_hash: dict[str, _Plan] = {}
+        self._plans: dict[int, Plan] = {}
+        self._plans_by_hash: dict[str, Plan] = {}
         self._gen: Any = None
         self._ev: dict[str, int] = {}
         self._ev_names: dict[int, str] = {}
         self._horizon: dict[int, int] = {}
-        self._streams: dict[int, list[_Stream]] = {}
+        self._streams: dict[int, list[Stream]] = {}
         self._ent: dict[str, int] = {}
         self._dk_known: set[tuple] = set()  # distinct-key bucket rows known to be in the file
         try:
@@ -265,7 +215,7 @@ class FeatureStore:
         for sid, ev, filt, scope, dkey in self._conn.execute(
             "SELECT id, ev, filter, scope, dkey FROM streams"
         ):
-            self._streams.setdefault(ev, []).append(_Stream(sid, ev, where_from_json(filt), scope, dkey))
+            self._streams.setdefault(ev, []).append(Stream(sid, ev, where_from_json(filt), scope, dkey))
         self._gen = gen
 
     def _invalidate(self) -> None:
@@ -416,7 +366,7 @@ class FeatureStore:
         if recs:
             seq = conn.execute("SELECT value FROM meta WHERE key = 'seq'").fetchone()[0]
             rows = []
-            acc = _Acc()
+            acc = Accumulator()
             ev_cache, ent_cache, streams_by_ev = self._ev, self._ent, self._streams
             for event, entity, ts, value, aj, attrs in recs:
                 ev = ev_cache.get(event) or self._ev_id(conn, event)
@@ -448,7 +398,7 @@ class FeatureStore:
             rows = self._conn.execute("SELECT json FROM specs ORDER BY name, version").fetchall()
         return [FeatureSpec.from_json(j) for (j,) in rows]
 
-    def _plan(self, spec: FeatureSpec) -> _Plan:
+    def _plan(self, spec: FeatureSpec) -> Plan:
         p = self._plans.get(id(spec))
         if p is not None and p.spec is spec:
             return p
@@ -461,14 +411,14 @@ class FeatureStore:
                 streams = self._read_tx(lambda c: self._lookup_streams(c, spec), "vector")
             else:
                 streams = self._write_tx(lambda c: self._register_tx(c, spec, h), "register")
-            p = _compile(spec, streams)
+            p = compile_plan(spec, streams)
             self._plans_by_hash[h] = p
         if len(self._plans) > 256:
             self._plans.clear()
         self._plans[id(spec)] = p
         return self._plans[id(spec)]
 
-    def _lookup_streams(self, conn: sqlite3.Connection, spec: FeatureSpec) -> dict[tuple, _Stream]:
+    def _lookup_streams(self, conn: sqlite3.Connection, spec: FeatureSpec) -> dict[tuple, Stream]:
         out = {}
         for f in spec.features:
             ev = self._ev.get(f.event)
@@ -484,7 +434,7 @@ class FeatureStore:
             out[f.stream] = found[0]
         return out
 
-    def _register_tx(self, conn: sqlite3.Connection, spec: FeatureSpec, h: str) -> dict[tuple, _Stream]:
+    def _register_tx(self, conn: sqlite3.Connection, spec: FeatureSpec, h: str) -> dict[tuple, Stream]:
         row = conn.execute(
             "SELECT hash FROM specs WHERE name = ? AND version = ?", (spec.name, spec.version)
         ).fetchone()
@@ -494,7 +444,7 @@ class FeatureStore:
                 f"with different "
                 f"features (sha256 {row[0][:12]}… vs {h[:12]}…); a changed spec needs a new version number"
             )
-        out: dict[tuple, _Stream] = {}
+        out: dict[tuple, Stream] = {}
         created = False
         for f in spec.features:
             if f.stream in out:
@@ -506,13 +456,13 @@ class FeatureStore:
                 (ev, filt, f.scope, f.stream[3]),
             ).fetchone()
             if got:
-                out[f.stream] = _Stream(got[0], ev, f.where, f.scope, f.stream[3])
+                out[f.stream] = Stream(got[0], ev, f.where, f.scope, f.stream[3])
                 continue
             cur = conn.execute(
                 "INSERT INTO streams(ev, filter, scope, dkey) VALUES (?,?,?,?)",
                 (ev, filt, f.scope, f.stream[3]),
             )
-            s = _Stream(cur.lastrowid, ev, f.where, f.scope, f.stream[3])
+            s = Stream(cur.lastrowid, ev, f.where, f.scope, f.stream[3])
             out[f.stream] = s
             self._backfill(conn, s)
             self._streams.setdefault(ev, []).append(s)
@@ -527,9 +477,9 @@ class FeatureStore:
             self._gen = conn.execute("SELECT value FROM meta WHERE key = 'gen'").fetchone()[0]
         return out
 
-    def _backfill(self, conn: sqlite3.Connection, s: _Stream) -> None:
+    def _backfill(self, conn: sqlite3.Connection, s: Stream) -> None:
         """Build the buckets of a new stream from the raw events already in the file."""
-        acc = _Acc()
+        acc = Accumulator()
         cur = conn.execute(
             "SELECT e.ent, n.name, e.ts, e.value, e.attrs FROM events e JOIN entities n ON n.id = e.ent "
             "WHERE e.ev = ? AND e.ts >= ?",
@@ -583,7 +533,7 @@ class FeatureStore:
         return out
 
     def _compute(
-        self, conn: sqlite3.Connection, plan: _Plan, entity: str, at_us: int, single: bool = False
+        self, conn: sqlite3.Connection, plan: Plan, entity: str, at_us: int, single: bool = False
     ) -> np.ndarray:
         ent = self._ent.get(entity)
         if ent is None:
@@ -673,14 +623,14 @@ class FeatureStore:
         filtered: list[tuple] = []
         for row in results:
             gid = row[0]
-            if gid < _ROWS_OFF:
+            if gid < ROWS_OFF:
                 if gid < 0:  # the generation counter, read in the same snapshot
                     if row[1] != self._gen:
                         raise _Stale
                 else:
                     num[gid] = list(row[1:])
-            elif gid >= _DIST_OFF:
-                gid -= _DIST_OFF
+            elif gid >= DIST_OFF:
+                gid -= DIST_OFF
                 n, latest = row[1], row[2]
                 if latest is not None and latest >= b_end:  # a key recurs after `at`: slow, exact way
                     if single:
@@ -688,7 +638,7 @@ class FeatureStore:
                     n = self._slow_distinct(conn, groups[gid], ent, *ranges[gid])
                 dist[gid] = n
             else:
-                gid -= _ROWS_OFF
+                gid -= ROWS_OFF
                 if groups[gid].kind == "last":
                     lasts.setdefault(gid, []).append(row[1:4])
                 else:
@@ -759,7 +709,7 @@ class FeatureStore:
                 vals.extend([f.default] * (width - min(width, len(got))))
         return np.array(vals, dtype=np.float32)
 
-    def _slow_distinct(self, conn: sqlite3.Connection, g: _Group, ent: int, a: int, b: int) -> int:
+    def _slow_distinct(self, conn: sqlite3.Connection, g: Group, ent: int, a: int, b: int) -> int:
         """count_distinct from the distinct-key buckets and raw edges (used when `at` is in the past)."""
         s = g.stream
         ent_sql, e = ("ent = 0", ()) if s.any else ("ent = ?", (ent,))
@@ -787,7 +737,7 @@ class FeatureStore:
                         keys.add(k)
         return len(keys)
 
-    def _scan_last(self, conn: sqlite3.Connection, g: _Group, ent: int, a: int, b: int) -> list:
+    def _scan_last(self, conn: sqlite3.Connection, g: Group, ent: int, a: int, b: int) -> list:
         s = g.stream
         if s.scope == "any":
             sql = (
@@ -1027,7 +977,7 @@ class FeatureStore:
         self._bump_gen(conn)
         return n_events, n_served, rebuilt
 
-    def _clear_stream(self, conn: sqlite3.Connection, s: _Stream) -> None:
+    def _clear_stream(self, conn: sqlite3.Connection, s: Stream) -> None:
         for table in ("dbuckets", "dlast") if s.dkey else ("buckets",):
             conn.execute(f"DELETE FROM {table} WHERE stream = ?", (s.id,))
 
@@ -1155,224 +1105,4 @@ class FeatureStore:
         return out
 
 
-# -- helpers shared by write, backfill and rebuild ---------------------------------------------------
-_G0 = bk.GRANULARITIES[0]
-_DLAST = (
-    "INSERT INTO dlast(stream, ent, k, last_ts) VALUES (?,?,?,?) "
-    "ON CONFLICT(stream, ent, k) DO UPDATE SET last_ts = max(last_ts, excluded.last_ts)"
-)
 _ENC = json.JSONEncoder(sort_keys=True, separators=(",", ":"), allow_nan=False)
-
-
-class _Acc:
-    """Bucket deltas of a batch, kept per minute and rolled up to the coarser levels on write."""
-
-    __slots__ = ("num", "dk", "last")
-
-    def __init__(self) -> None:
-        self.num: dict[tuple, list] = {}  # (stream, ent, minute) -> [count, sum, min, max]
-        self.dk: set[tuple] = set()  # (stream, ent, minute, key)
-        self.last: dict[tuple, int] = {}  # (stream, ent, key) -> latest ts
-
-    def __len__(self) -> int:
-        return len(self.num) + len(self.dk)
-
-    def add(self, streams, ent, entity, ts, value, attrs) -> None:  # noqa: ANN001
-        m = ts // _G0
-        num = self.num
-        for s in streams:
-            where = s.where
-            if where and not matches(attrs, where):
-                continue
-            e = 0 if s.any else ent
-            dkey = s.dkey
-            if dkey:
-                k = distinct_key(dkey, entity, value, attrs)
-                if k is not None:
-                    sid = s.id
-                    self.dk.add((sid, e, m, k))
-                    lk = (sid, e, k)
-                    if self.last.get(lk, NEG_INF) < ts:
-                        self.last[lk] = ts
-                continue
-            key = (s.id, e, m)
-            d = num.get(key)
-            if d is None:
-                num[key] = [1, value, value, value]
-            else:
-                d[0] += 1
-                d[1] += value
-                if value < d[2]:
-                    d[2] = value
-                elif value > d[3]:
-                    d[3] = value
-
-    def write(self, conn: sqlite3.Connection, known: set | None = None) -> None:
-        """Apply the deltas. `known`: distinct-key bucket rows this store already wrote (skipped)."""
-        if self.num:
-            rolled: dict[tuple, list] = {}
-            for (sid, e, m), v in self.num.items():
-                t0 = m * _G0
-                for lvl, g in enumerate(bk.GRANULARITIES):
-                    key = (sid, e, lvl, t0 // g)
-                    d = rolled.get(key)
-                    if d is None:
-                        rolled[key] = list(v)
-                    else:
-                        d[0] += v[0]
-                        d[1] += v[1]
-                        if v[2] < d[2]:
-                            d[2] = v[2]
-                        if v[3] > d[3]:
-                            d[3] = v[3]
-            conn.executemany(_UPSERT, [(*k, *v) for k, v in rolled.items()])
-            self.num.clear()
-        if self.dk:
-            rows = {
-                (sid, e, lvl, (m * _G0) // g, k)
-                for sid, e, m, k in self.dk
-                for lvl, g in enumerate(bk.GRANULARITIES)
-            }
-            if known is not None:
-                if len(known) > 500_000:
-                    known.clear()
-                rows -= known
-                known |= rows
-            conn.executemany(_DINSERT, rows)
-            self.dk.clear()
-        if self.last:
-            conn.executemany(_DLAST, [(*k, t) for k, t in self.last.items()])
-            self.last.clear()
-
-
-def _compile(spec: FeatureSpec, streams: dict[tuple, _Stream]) -> _Plan:
-    """Group features by (stream, window) and build the SQL statements one vector() runs.
-
-    The statement texts are fixed per spec (empty bucket runs are bound as BETWEEN 1 AND 0), so
-    SQLite prepares them once and every vector() only binds numbers.
-    """
-    groups: dict[tuple, _Group] = {}
-    slots: list[tuple[Feature, _Group]] = []
-    for f in spec.features:
-        kind = "num" if f.agg in _NUMERIC else "dist" if f.agg == "count_distinct" else "last"
-        key = (kind, f.stream, f.window_us)
-        g = groups.get(key)
-        if g is None:
-            g = groups[key] = _Group(len(groups), kind, streams[f.stream], f.window_us, f.width)
-        g.n = max(g.n, f.width)
-        slots.append((f, g))
-    bucket_rows, raw_ent_rows, raw_any_rows = [], [], []
-    top_of: dict[int, int] = {}  # stream id -> deepest level any of its windows reaches
-    block_raw: dict[int, int | None] = {}
-    rows_parts, dist_parts, slow = [], [], []
-    for g in groups.values():
-        s = g.stream
-        ent = "ent = 0" if s.any else "ent = ?"
-        raw_ent = "" if s.any else " AND ent = ?"
-        if g.kind == "last":
-            if s.where:
-                slow.append(g)
-            else:
-                rows_parts.append(
-                    f"SELECT * FROM (SELECT {g.gid + _ROWS_OFF}, ts, seq, value, NULL FROM events "
-                    f"WHERE ev = {s.ev}{raw_ent} AND ts >= ? AND ts < ? "
-                    f"ORDER BY ts DESC, seq DESC LIMIT {g.n})"
-                )
-            continue
-        if g.kind == "dist":
-            dist_parts.append(
-                f"SELECT {g.gid + _DIST_OFF}, (SELECT count(*) FROM dlast WHERE stream = {s.id} AND {ent} "
-                f"AND last_ts >= ? "
-                f"AND last_ts < ?), (SELECT max(last_ts) FROM dlast WHERE stream = {s.id} AND {ent}), "
-                "NULL, NULL"
-            )
-            continue
-        e = "0" if s.any else "?"
-        for lvl in range(g.top):  # left-edge runs, one per level
-            bucket_rows.append(f"({g.gid},{s.id},{e},{lvl},?,?)")
-        bucket_rows.append(f"({g.gid},{s.id},{e},?,?,?)")  # the middle run, at the level the window reaches
-        top_of[s.id] = max(top_of.get(s.id, 0), g.top)
-        if s.where:  # raw edges filtered in Python: own raw piece and right raw piece
-            for _ in range(2):
-                rows_parts.append(
-                    f"SELECT {g.gid + _ROWS_OFF}, ts, seq, value, attrs FROM events "
-                    f"WHERE ev = {s.ev}{raw_ent} "
-                    f"AND ts >= ? AND ts < ?"
-                )
-            block_raw.setdefault(s.id, None)
-        else:
-            (raw_any_rows if s.any else raw_ent_rows).append(
-                f"({g.gid},{s.ev},?,?)" if s.any else f"({g.gid},{s.ev},?,?,?)"
-            )
-            block_raw[s.id] = s.ev
-    # Shared right edges: one block of result ids per stream, after the group ids.
-    blocks: list[tuple[int, int, bool]] = []
-    block_base: dict[int, int] = {}
-    raw_ent_blk, raw_any_blk = [], []
-    for sid, top in top_of.items():
-        base = len(groups) + len(blocks) * (bk.LEVELS + 1)
-        any_ = next(g.stream.any for g in groups.values() if g.stream.id == sid)
-        blocks.append((sid, top, any_))
-        block_base[sid] = base
-        e = "0" if any_ else "?"
-        for lvl in range(top):
-            bucket_rows.append(f"({base + lvl},{sid},{e},{lvl},?,?)")
-        ev = block_raw[sid]
-        if ev is not None:
-            if any_:
-                raw_any_blk.append(f"({base + bk.LEVELS},{ev},?,?)")
-            else:
-                raw_ent_blk.append(f"({base + bk.LEVELS},{ev},?,?,?)")
-    raw_ent_rows += raw_ent_blk
-    raw_any_rows += raw_any_blk
-    # One join per kind of piece over a VALUES list of ranges: a single cursor seeks range after
-    # range (cheaper than one sub-select per range, and no limit on the number of pieces).
-    num_parts = []
-    if bucket_rows:
-        num_parts.append(
-            f"SELECT r.column1 AS g, b.cnt AS c, b.sm AS s, b.mn AS lo, b.mx AS hi "
-            f"FROM (VALUES {','.join(bucket_rows)}) AS r CROSS JOIN buckets AS b ON r.column5 <= r.column6 "
-            f"AND b.stream = r.column2 "
-            f"AND b.ent = r.column3 AND b.lvl = r.column4 AND b.b BETWEEN r.column5 AND r.column6"
-        )
-    if raw_ent_rows:
-        num_parts.append(
-            f"SELECT r.column1, 1, e.value, e.value, e.value FROM (VALUES {','.join(raw_ent_rows)}) AS r "
-            f"CROSS JOIN events AS e ON r.column4 < r.column5 AND e.ev = r.column2 AND e.ent = r.column3 "
-            f"AND e.ts >= r.column4 "
-            f"AND e.ts < r.column5"
-        )
-    if raw_any_rows:
-        num_parts.append(
-            f"SELECT r.column1, 1, e.value, e.value, e.value FROM (VALUES {','.join(raw_any_rows)}) AS r "
-            f"CROSS JOIN events AS e ON r.column3 < r.column4 AND e.ev = r.column2 AND e.ts >= r.column3 "
-            f"AND e.ts < r.column4"
-        )
-    num_sql = (
-        "SELECT g, sum(c), sum(s), min(lo), max(hi) FROM (" + " UNION ALL ".join(num_parts) + ") GROUP BY g"
-        if num_parts
-        else None
-    )
-    dist_sql = " UNION ALL ".join(dist_parts) if dist_parts else None
-    rows_sql = " UNION ALL ".join(rows_parts) if rows_parts else None
-    # Everything in one compound statement (a single snapshot, no BEGIN/COMMIT round trips), as long
-    # as it stays well under SQLite's limit of 500 terms in a compound SELECT.
-    terms = ["SELECT -1, value, NULL, NULL, NULL FROM meta WHERE key = 'gen'"]
-    terms += [num_sql] if num_sql else []
-    terms += dist_parts + rows_parts
-    single_sql = " UNION ALL ".join(terms) if len(terms) < 400 else None
-    gl = list(groups.values())
-    return _Plan(
-        spec,
-        gl,
-        slots,
-        num_sql,
-        rows_sql,
-        dist_sql,
-        slow,
-        {g.gid: g for g in gl},
-        single_sql,
-        blocks,
-        block_base,
-        block_raw,
-    )

@@ -1,0 +1,106 @@
+"""Bucket maintenance on write: the deltas of a batch of events, folded per minute and rolled up.
+
+Used by logging (`FeatureStore.flush`/`log`), by backfilling a newly registered stream and by
+rebuilding all-entity buckets after `forget`.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from ember.features import buckets as bk
+from ember.features.spec import distinct_key, matches
+
+NEG_INF = bk.NEG_INF
+UPSERT = (
+    "INSERT INTO buckets(stream, ent, lvl, b, cnt, sm, mn, mx) VALUES (?,?,?,?,?,?,?,?) "
+    "ON CONFLICT(stream, ent, lvl, b) DO UPDATE SET cnt = cnt + excluded.cnt, sm = sm + excluded.sm, "
+    "mn = min(mn, excluded.mn), mx = max(mx, excluded.mx)"
+)
+DINSERT = "INSERT OR IGNORE INTO dbuckets(stream, ent, lvl, b, k) VALUES (?,?,?,?,?)"
+_G0 = bk.GRANULARITIES[0]
+_DLAST = (
+    "INSERT INTO dlast(stream, ent, k, last_ts) VALUES (?,?,?,?) "
+    "ON CONFLICT(stream, ent, k) DO UPDATE SET last_ts = max(last_ts, excluded.last_ts)"
+)
+
+
+class Accumulator:
+    """Bucket deltas of a batch, kept per minute and rolled up to the coarser levels on write."""
+
+    __slots__ = ("num", "dk", "last")
+
+    def __init__(self) -> None:
+        self.num: dict[tuple, list] = {}  # (stream, ent, minute) -> [count, sum, min, max]
+        self.dk: set[tuple] = set()  # (stream, ent, minute, key)
+        self.last: dict[tuple, int] = {}  # (stream, ent, key) -> latest ts
+
+    def __len__(self) -> int:
+        return len(self.num) + len(self.dk)
+
+    def add(self, streams, ent, entity, ts, value, attrs) -> None:  # noqa: ANN001
+        m = ts // _G0
+        num = self.num
+        for s in streams:
+            where = s.where
+            if where and not matches(attrs, where):
+                continue
+            e = 0 if s.any else ent
+            dkey = s.dkey
+            if dkey:
+                k = distinct_key(dkey, entity, value, attrs)
+                if k is not None:
+                    sid = s.id
+                    self.dk.add((sid, e, m, k))
+                    lk = (sid, e, k)
+                    if self.last.get(lk, NEG_INF) < ts:
+                        self.last[lk] = ts
+                continue
+            key = (s.id, e, m)
+            d = num.get(key)
+            if d is None:
+                num[key] = [1, value, value, value]
+            else:
+                d[0] += 1
+                d[1] += value
+                if value < d[2]:
+                    d[2] = value
+                elif value > d[3]:
+                    d[3] = value
+
+    def write(self, conn: sqlite3.Connection, known: set | None = None) -> None:
+        """Apply the deltas. `known`: distinct-key bucket rows this store already wrote (skipped)."""
+        if self.num:
+            rolled: dict[tuple, list] = {}
+            for (sid, e, m), v in self.num.items():
+                t0 = m * _G0
+                for lvl, g in enumerate(bk.GRANULARITIES):
+                    key = (sid, e, lvl, t0 // g)
+                    d = rolled.get(key)
+                    if d is None:
+                        rolled[key] = list(v)
+                    else:
+                        d[0] += v[0]
+                        d[1] += v[1]
+                        if v[2] < d[2]:
+                            d[2] = v[2]
+                        if v[3] > d[3]:
+                            d[3] = v[3]
+            conn.executemany(UPSERT, [(*k, *v) for k, v in rolled.items()])
+            self.num.clear()
+        if self.dk:
+            rows = {
+                (sid, e, lvl, (m * _G0) // g, k)
+                for sid, e, m, k in self.dk
+                for lvl, g in enumerate(bk.GRANULARITIES)
+            }
+            if known is not None:
+                if len(known) > 500_000:
+                    known.clear()
+                rows -= known
+                known |= rows
+            conn.executemany(DINSERT, rows)
+            self.dk.clear()
+        if self.last:
+            conn.executemany(_DLAST, [(*k, t) for k, t in self.last.items()])
+            self.last.clear()
