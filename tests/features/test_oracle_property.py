@@ -180,3 +180,35 @@ def test_split_is_decompose_with_a_shared_right_edge(b, width):
         got.add(right_raw(b))
     assert got == set(p.raw) | {("run", *r) for r in p.runs}
     assert all(r[0] < s.middle[0] for r in s.left) and len({r[0] for r in s.left}) == len(s.left)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenario(), st.integers(0, 40 * DAY), st.sampled_from(["1h", "1d", "3d"]))
+def test_retention_and_budget_never_change_what_is_served_now(sc, later, margin):
+    """After maintain(now), vectors at now and later still equal the oracle over all events ever
+    logged (retention only drops what no registered window can reach); after a byte-budget
+    eviction they equal the oracle over the events kept."""
+    spec, at, events, _, _ = sc
+    with tempfile.TemporaryDirectory() as d:
+        fs = FeatureStore(Path(d) / "r.db", durability="batch", retention_margin=margin, maintenance_every=0)
+        fs.register(spec)
+        oracle = []
+        for i, (e, ent, off, v, ai) in enumerate(events):
+            fs.log(e, entity=ent, value=v, ts=(at + off) / US, attrs=ATTRS[ai])
+            oracle.append(Ev(i, e, ent, at + off, v, ATTRS[ai]))
+        now = at + later
+        fs.maintain(now=now / US)
+        for ent in ENTITIES:
+            for q in (now, now + 60 * US):
+                np.testing.assert_array_equal(
+                    fs.vector(spec, ent, at=q / US), oracle_vector(oracle, spec, ent, q)
+                )
+        fs._max_bytes = fs.used_bytes() - 1  # just over budget: evict the oldest day(s) only
+        reports = fs.maintain(now=now / US)
+        cutoff = round(reports[-1].cutoff * US) if reports else None
+        kept = [e for e in oracle if cutoff is None or e.ts >= cutoff]
+        for ent in ENTITIES:
+            np.testing.assert_array_equal(
+                fs.vector(spec, ent, at=now / US), oracle_vector(kept, spec, ent, now)
+            )
+        fs.close()
