@@ -22,7 +22,17 @@ US = 1_000_000
 DAY = 86_400 * US
 T0 = 1_750_000_000 * US
 WINDOWS = ["90s", "1h", "25h", "7d", "3w"]
-ATTRS = [None, {"s": "feed"}, {"s": "search"}, {"s": "feed", "k": 3}, {"k": 3}, {"k": "3"}, {"s": ["feed"]}]
+ATTRS = [
+    None,
+    {"s": "feed"},
+    {"s": "search"},
+    {"s": "feed", "k": 3},
+    {"k": 3},
+    {"k": "3"},
+    {"k": 4.0},
+    {"k": True},
+    {"s": ["feed"]},
+]
 ENTITIES = ["u1", "u2", "i:9"]
 
 

@@ -144,9 +144,10 @@ def matches(attrs: Mapping[str, Any] | None, where: tuple[tuple[str, Any], ...])
 
 
 def _eq(got: Any, want: Scalar) -> bool:
+    """JSON equality: strings equal strings, booleans equal booleans, numbers equal numbers (1 == 1.0)."""
     if isinstance(got, list | dict):
         return False
-    if isinstance(got, str) != isinstance(want, str):
+    if isinstance(got, str) != isinstance(want, str) or isinstance(got, bool) != isinstance(want, bool):
         return False
     return got == want
 
