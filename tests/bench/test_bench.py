@@ -323,3 +323,18 @@ def test_machine_limits_programs_compile_and_report() -> None:
     assert r["notes"] == [] or all("avx512" in n or "-mavx512f" in n for n in r["notes"]), r["notes"]
     assert r["fma_avx2_gflops"] > 0
     assert set(r["bandwidth_gbs"]) == {"1", "2"} and all(v > 0 for v in r["bandwidth_gbs"].values())
+
+
+def test_limits_keep_the_best_reading() -> None:
+    from ember.bench.limits import best_of
+
+    a = {"fma_avx2_gflops": 60.0, "bandwidth_gbs": {"1": 12.0, "2": 8.0}, "notes": []}
+    b = {
+        "fma_avx2_gflops": 100.0,
+        "fma_avx512_gflops": 200.0,
+        "bandwidth_gbs": {"1": 5.0, "2": 9.0},
+        "notes": [],
+    }
+    r = best_of(a, b)
+    assert r["fma_avx2_gflops"] == 100.0 and r["fma_avx512_gflops"] == 200.0
+    assert r["bandwidth_gbs"] == {"1": 12.0, "2": 9.0} and len(r["readings"]) == 2
