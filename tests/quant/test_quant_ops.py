@@ -177,3 +177,27 @@ def test_f16_conversion_exact() -> None:
     idx = np.arange(h.size, dtype=np.int32)
     y = check("q4embedding", [ones, h.reshape(-1, 1), idx], {"group_size": 2}, (0, 1))
     np.testing.assert_array_equal(y[:, 0].view(np.uint32), h.astype(np.float32).view(np.uint32))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_fast_kernels_equal_reference(seed: int) -> None:
+    """The fast int8 GEMM kernels (packed at load) equal the reference kernels bit for bit, through files."""
+    from tests.core.helpers import one_op_program
+
+    g = np.random.default_rng(seed)
+    m, k, n = int(g.integers(1, 40)), int(g.integers(1, 300)), int(g.integers(1, 50))
+    w, b, s = qparams(n, k)
+    cases = [
+        ("qlinear", [i8(m, k), w, b, s], {"x_zp": 5, "y_zp": -3, "qmin": -3}),
+        ("dqlinear", [f(m, k), w, s * 100, f(n)], {"act": Act.RELU}),
+    ]
+    c, o = int(g.integers(1, 6)), int(g.integers(1, 9))
+    wc, bc, sc = qparams(o, c * 9)
+    cases.append(
+        ("qconv2d", [i8(2, c, 7, 9), wc.reshape(o, c, 3, 3), bc, sc], {"pad_h": 1, "x_zp": -9, "y_zp": 4})
+    )
+    for op, ins, attrs in cases:
+        prog = one_op_program(op, ins, attrs, const_inputs=(1, 2, 3))
+        fast, ref = prog.load(), prog.load(reference=True)
+        np.testing.assert_array_equal(fast(ins[0])[0], ref(ins[0])[0])
+        assert "q8" in fast._p.node_kernel(0)

@@ -1,0 +1,49 @@
+/* int8 dot-product microkernels for the quantized fast kernels (quant_fast.c).
+ *
+ * Contract: C[i * ldc + j] = sum_{k < kp} A[i * kp + k] * B[j * kp + k] + a_offset * sum_k B[j * kp + k],
+ * for i < mr <= 4, j < nr <= 4, with A and B int8 rows of kp bytes (kp a multiple of EMBER_Q8_KP,
+ * 64-byte aligned rows). a_offset is 0, or 128 for the VNNI kernels, which read A as unsigned
+ * (a ^ 0x80 = a + 128); callers subtract a_offset * rowsum(B). Integer sums: every kernel gives the
+ * same int32 for the same inputs (docs/quantization.md, rule 3). */
+#ifndef EMBER_Q8_GEMM_H
+#define EMBER_Q8_GEMM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define EMBER_Q8_KP 64
+#define EMBER_Q8_MR 4
+#define EMBER_Q8_NR 4
+
+typedef void (*ember_q8_dot_fn)(size_t mr, size_t nr, size_t kp, const int8_t *a, const int8_t *b, int32_t *c,
+                                size_t ldc);
+
+typedef struct ember_q8_config {
+  ember_q8_dot_fn fn;
+  int32_t a_offset;
+  const char *name;
+} ember_q8_config;
+
+void ember_q8_dot_4x4_scalar(size_t mr, size_t nr, size_t kp, const int8_t *a, const int8_t *b, int32_t *c,
+                             size_t ldc);
+#if defined(__x86_64__) || defined(__i386__)
+void ember_q8_dot_2x4_avx2(size_t mr, size_t nr, size_t kp, const int8_t *a, const int8_t *b, int32_t *c,
+                           size_t ldc);
+void ember_q8_dot_2x4_avxvnni(size_t mr, size_t nr, size_t kp, const int8_t *a, const int8_t *b, int32_t *c,
+                              size_t ldc);
+void ember_q8_dot_4x4_avx512vnni(size_t mr, size_t nr, size_t kp, const int8_t *a, const int8_t *b, int32_t *c,
+                                 size_t ldc);
+#endif
+#if defined(__aarch64__)
+void ember_q8_dot_2x4_neon(size_t mr, size_t nr, size_t kp, const int8_t *a, const int8_t *b, int32_t *c,
+                           size_t ldc);
+void ember_q8_dot_4x4_neondot(size_t mr, size_t nr, size_t kp, const int8_t *a, const int8_t *b, int32_t *c,
+                              size_t ldc);
+#endif
+
+/* The best kernel this CPU runs (EMBER_FORCE_SCALAR=1: scalar; EMBER_MAX_ISA=avx2: no VNNI). */
+const ember_q8_config *ember_q8_select(void);
+/* Every kernel this CPU can run (for tests): fills up to max entries, returns the count. */
+int ember_q8_available(const ember_q8_config **out, int max);
+
+#endif

@@ -1,0 +1,211 @@
+/* Fast kernels for the quantized ops: qlinear, dqlinear and qconv2d (groups == 1) as one int8 GEMM.
+ *
+ * prepare (at load): the constant int8 weight is copied into rows of kp bytes (K rounded up to
+ * EMBER_Q8_KP, zero padded, 64-byte aligned) and its row sums are computed.
+ * eval: phase 1 fills the A rows in scratch (qlinear: copy; dqlinear: per-row dynamic quantization;
+ * qconv2d: im2col with padding = x_zp), zero padded to kp; phase 2 runs the microkernel over
+ * 4 x 4 blocks in tiles across the thread pool and applies the epilogue with the very functions the
+ * reference kernels use (quant_util.h), so results equal the reference bit for bit. */
+#include <stdlib.h>
+
+#include "../ref/quant_util.h"
+#include "q8_gemm.h"
+#include "threadpool.h"
+
+#define TILE_M 16
+#define TILE_N 64
+
+static int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
+
+typedef struct q8_packed {
+  int64_t n, k, kp;
+  int32_t *wsum;
+  int8_t *w; /* [round_up(n, 4)][kp] */
+} q8_packed;
+
+static int64_t gemm_k(const ember_kargs *a) {
+  const ember_tensor *w = a->in[1];
+  return a->op == EMBER_OP_QCONV2D ? w->dims[1] * w->dims[2] * w->dims[3] : w->dims[1];
+}
+
+static int q8_applies(const ember_kargs *a) {
+  if (a->n_in < 2) return 0;
+  const ember_tensor *w = a->in[1];
+  if (w->storage != EMBER_STORAGE_CONST || !w->data || w->dtype != EMBER_DTYPE_I8) return 0;
+  if (a->op == EMBER_OP_QCONV2D && ember_attr_i(a, EMBER_A_QCONV2D_GROUPS) != 1) return 0;
+  return 1;
+}
+
+static int64_t a_rows(const ember_kargs *a) {
+  const ember_tensor *x = a->in[0], *y = a->out[0];
+  if (a->op == EMBER_OP_QCONV2D) return y->dims[0] * y->dims[2] * y->dims[3];
+  return rf_prod(x, 0, x->rank - 1);
+}
+
+static ember_status q8_prepare(const ember_kargs *a, void **packed, uint64_t *packed_bytes,
+                               uint64_t *scratch_per_thread) {
+  int64_t n = a->in[1]->dims[0], k = gemm_k(a), kp = round_up(k > 0 ? k : 1, EMBER_Q8_KP), np = round_up(n, 4);
+  size_t head = (sizeof(q8_packed) + 63) / 64 * 64, sums = (size_t)round_up(n * 4, 64);
+  size_t total = head + sums + (size_t)(np * kp);
+  unsigned char *mem = aligned_alloc(64, total);
+  if (!mem) return ember_fail(a->err, a->err_len, EMBER_ERR_OUT_OF_MEMORY, "no memory to pack an int8 weight");
+  memset(mem, 0, total);
+  q8_packed *p = (q8_packed *)mem;
+  p->n = n;
+  p->k = k;
+  p->kp = kp;
+  p->wsum = (int32_t *)(mem + head);
+  p->w = (int8_t *)(mem + head + sums);
+  const int8_t *w = a->in[1]->data;
+  for (int64_t j = 0; j < n; j++) {
+    int32_t s = 0;
+    for (int64_t i = 0; i < k; i++) {
+      p->w[j * kp + i] = w[j * k + i];
+      s += w[j * k + i];
+    }
+    p->wsum[j] = s;
+  }
+  *packed = mem;
+  *packed_bytes = total;
+  int64_t m = a_rows(a);
+  /* the A rows of all M (shared, in thread 0's slot) plus the row scales and zero points */
+  *scratch_per_thread = (uint64_t)(m * kp + 8 * m + 64);
+  return EMBER_OK;
+}
+
+typedef struct q8_job {
+  const ember_kargs *a;
+  const q8_packed *p;
+  const ember_q8_config *cfg;
+  int8_t *arows;
+  float *rscale;
+  int32_t *rzp;
+  int64_t m, rows_per_tile, tiles_n;
+} q8_job;
+
+/* phase 1: A rows [tile * rows_per_tile, ...) */
+static void fill_rows(void *ctx, size_t tile, int thread) {
+  (void)thread;
+  const q8_job *j = ctx;
+  const ember_kargs *a = j->a;
+  int64_t kp = j->p->kp, k = j->p->k;
+  int64_t r0 = (int64_t)tile * j->rows_per_tile, r1 = r0 + j->rows_per_tile < j->m ? r0 + j->rows_per_tile : j->m;
+  for (int64_t r = r0; r < r1; r++) {
+    int8_t *dst = j->arows + r * kp;
+    if (a->op == EMBER_OP_QLINEAR) {
+      memcpy(dst, (const int8_t *)a->in[0]->data + r * k, (size_t)k);
+    } else if (a->op == EMBER_OP_DQLINEAR) {
+      ember_q_quantize_row((const float *)a->in[0]->data + r * k, k, dst, &j->rscale[r], &j->rzp[r]);
+    } else { /* im2col: row = output pixel (n, oy, ox), column = (c, ky, kx) as in the weight */
+      const ember_tensor *xt = a->in[0], *wt = a->in[1], *yt = a->out[0];
+      const int8_t *x = xt->data;
+      int64_t C = xt->dims[1], H = xt->dims[2], W = xt->dims[3], KH = wt->dims[2], KW = wt->dims[3];
+      int64_t OH = yt->dims[2], OW = yt->dims[3];
+      int64_t sh = ember_attr_i(a, EMBER_A_QCONV2D_STRIDE_H), sw = ember_attr_i(a, EMBER_A_QCONV2D_STRIDE_W);
+      int64_t ph = ember_attr_i(a, EMBER_A_QCONV2D_PAD_H), pw = ember_attr_i(a, EMBER_A_QCONV2D_PAD_W);
+      int64_t dh = ember_attr_i(a, EMBER_A_QCONV2D_DIL_H), dw = ember_attr_i(a, EMBER_A_QCONV2D_DIL_W);
+      int8_t zp = (int8_t)ember_attr_i(a, EMBER_A_QCONV2D_X_ZP);
+      int64_t n = r / (OH * OW), oy = (r / OW) % OH, ox = r % OW, i = 0;
+      for (int64_t c = 0; c < C; c++) {
+        const int8_t *xc = x + (n * C + c) * H * W;
+        for (int64_t ky = 0; ky < KH; ky++) {
+          int64_t iy = oy * sh - ph + ky * dh;
+          for (int64_t kx = 0; kx < KW; kx++, i++) {
+            int64_t ix = ox * sw - pw + kx * dw;
+            dst[i] = (iy < 0 || iy >= H || ix < 0 || ix >= W) ? zp : xc[iy * W + ix];
+          }
+        }
+      }
+    }
+    memset(dst + k, 0, (size_t)(kp - k));
+  }
+}
+
+/* phase 2: output tile (rows TILE_M x columns TILE_N) */
+static void gemm_tile(void *ctx, size_t tile, int thread) {
+  (void)thread;
+  const q8_job *j = ctx;
+  const ember_kargs *a = j->a;
+  const q8_packed *p = j->p;
+  int64_t m0 = (int64_t)(tile / (size_t)j->tiles_n) * TILE_M, n0 = (int64_t)(tile % (size_t)j->tiles_n) * TILE_N;
+  int64_t m1 = m0 + TILE_M < j->m ? m0 + TILE_M : j->m, n1 = n0 + TILE_N < p->n ? n0 + TILE_N : p->n;
+  int64_t N = p->n, kp = p->kp;
+  int32_t c[EMBER_Q8_MR * EMBER_Q8_NR];
+  int32_t off = j->cfg->a_offset;
+  for (int64_t m = m0; m < m1; m += EMBER_Q8_MR) {
+    size_t mr = (size_t)(m1 - m < EMBER_Q8_MR ? m1 - m : EMBER_Q8_MR);
+    for (int64_t n = n0; n < n1; n += EMBER_Q8_NR) {
+      size_t nr = (size_t)(n1 - n < EMBER_Q8_NR ? n1 - n : EMBER_Q8_NR);
+      j->cfg->fn(mr, nr, (size_t)kp, j->arows + m * kp, p->w + n * kp, c, EMBER_Q8_NR);
+      for (size_t r = 0; r < mr; r++) {
+        int64_t mm = m + (int64_t)r;
+        for (size_t q = 0; q < nr; q++) {
+          int64_t nn = n + (int64_t)q;
+          int32_t raw = c[r * EMBER_Q8_NR + q];
+          if (a->op == EMBER_OP_DQLINEAR) {
+            const float *ws = a->in[2]->data, *bias = a->n_in > 3 ? (const float *)a->in[3]->data : NULL;
+            int32_t acc = raw - (off + j->rzp[mm]) * p->wsum[nn];
+            float s = j->rscale[mm] * ws[nn];
+            float v = (float)acc * s;
+            if (bias) v = v + bias[nn];
+            ((float *)a->out[0]->data)[mm * N + nn] =
+                ember_act(v, (int)ember_attr_i(a, EMBER_A_DQLINEAR_ACT), rf_attr_float(a, EMBER_A_DQLINEAR_ACT_MIN),
+                          rf_attr_float(a, EMBER_A_DQLINEAR_ACT_MAX));
+            continue;
+          }
+          /* qlinear and qconv2d share attribute slots x_zp.. after their own leading ones */
+          int at = a->op == EMBER_OP_QLINEAR ? EMBER_A_QLINEAR_X_ZP : EMBER_A_QCONV2D_X_ZP;
+          int32_t xzp = (int32_t)ember_attr_i(a, at), yzp = (int32_t)ember_attr_i(a, at + 1);
+          int32_t lo = (int32_t)ember_attr_i(a, at + 2), hi = (int32_t)ember_attr_i(a, at + 3);
+          int32_t acc = ember_q_bias(((const int32_t *)a->in[2]->data)[nn]) + raw - (off + xzp) * p->wsum[nn];
+          int8_t y = ember_q_requant(acc, ((const float *)a->in[3]->data)[nn], yzp, lo, hi);
+          if (a->op == EMBER_OP_QLINEAR) {
+            ((int8_t *)a->out[0]->data)[mm * N + nn] = y;
+          } else {
+            int64_t hw = a->out[0]->dims[2] * a->out[0]->dims[3];
+            ((int8_t *)a->out[0]->data)[((mm / hw) * N + nn) * hw + mm % hw] = y;
+          }
+        }
+      }
+    }
+  }
+}
+
+static void run(ember_pool *pool, size_t n, ember_task_fn fn, void *ctx) {
+  if (pool) {
+    ember_pool_run(pool, n, fn, ctx);
+  } else {
+    for (size_t t = 0; t < n; t++) fn(ctx, t, 0);
+  }
+}
+
+static ember_status q8_eval(const ember_kargs *a) {
+  q8_job j;
+  j.a = a;
+  j.p = a->packed;
+  j.cfg = ember_q8_select();
+  j.m = a_rows(a);
+  j.arows = a->scratch;
+  j.rscale = (float *)((unsigned char *)a->scratch + j.m * j.p->kp);
+  j.rzp = (int32_t *)(j.rscale + j.m);
+  if (j.m == 0 || j.p->n == 0) return EMBER_OK;
+  int threads = a->pool ? ember_pool_threads(a->pool) : 1;
+  j.rows_per_tile = (j.m + 4 * threads - 1) / (4 * threads);
+  if (j.rows_per_tile < 1) j.rows_per_tile = 1;
+  run(a->pool, (size_t)((j.m + j.rows_per_tile - 1) / j.rows_per_tile), fill_rows, &j);
+  j.tiles_n = (j.p->n + TILE_N - 1) / TILE_N;
+  run(a->pool, (size_t)(((j.m + TILE_M - 1) / TILE_M) * j.tiles_n), gemm_tile, &j);
+  return EMBER_OK;
+}
+
+static const ember_fast_kernel kQ8 = {"q8_gemm", q8_applies, q8_prepare, q8_eval};
+
+/* Called from ember_fast_kernel_select (kernels/fast/f32_linear_conv.c) for the quantized ops. */
+const ember_fast_kernel *ember_quant_fast_kernel_select(const ember_kargs *a) {
+  switch (a->op) {
+    case EMBER_OP_QLINEAR:
+    case EMBER_OP_DQLINEAR:
+    case EMBER_OP_QCONV2D: return q8_applies(a) ? &kQ8 : NULL;
+    default: return NULL;
+  }
+}
