@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "../kernels/fast/f32_gemm.h"
+#include "../kernels/fast/vmath.h"
 #include "internal.h"
 #include "ref_kernels.h"
 #include "threadpool.h"
@@ -241,7 +242,161 @@ static void test_conv(ember_pool *pool) {
   }
 }
 
+static void test_vexp(void) {
+  double worst = 0;
+  for (int i = 0; i <= 200000; i++) {
+    float x = -87.f + 175.f * (float)i / 200000.f;
+    double want = exp((double)x), got = ember_expf_poly(x);
+    double rel = fabs(got - want) / want;
+    if (rel > worst) worst = rel;
+  }
+  check(worst < 3e-7, "vexp relative error over [-87, 88]", worst);
+  check(ember_expf_poly(-1000.f) == 0.f && ember_expf_poly(-INFINITY) == 0.f, "vexp underflow to 0", 0);
+  check(ember_expf_poly(NAN) != ember_expf_poly(NAN), "vexp NaN", 0);
+}
+
+static void test_vmath(void) {
+  double e_erf = 0, e_tanh = 0, e_sig = 0;
+  for (int i = 0; i <= 200000; i++) {
+    float x = -12.f + 24.f * (float)i / 200000.f;
+    double d1 = fabs((double)ember_erff_poly(x) - erf((double)x));
+    double d2 = fabs((double)ember_tanhf_poly(x) - tanh((double)x));
+    double d3 = fabs((double)ember_sigmoidf(x) - 1.0 / (1.0 + exp(-(double)x)));
+    if (d1 > e_erf) e_erf = d1;
+    if (d2 > e_tanh) e_tanh = d2;
+    if (d3 > e_sig) e_sig = d3;
+  }
+  check(e_erf < 5e-7, "erf approximation absolute error over [-12, 12]", e_erf);
+  check(e_tanh < 5e-7, "tanh approximation absolute error over [-12, 12]", e_tanh);
+  check(e_sig < 2e-7, "sigmoid absolute error over [-12, 12]", e_sig);
+}
+
+/* fast elementwise / norm / softmax kernels against the reference on random shapes */
+static void test_elementwise(ember_pool *pool) {
+  static const int32_t bin_ops[] = {EMBER_OP_ADD, EMBER_OP_SUB, EMBER_OP_MUL, EMBER_OP_DIV, EMBER_OP_MAXIMUM,
+                                    EMBER_OP_MINIMUM};
+  for (int trial = 0; trial < 80; trial++) {
+    int r = (int)irand(1, 4);
+    int64_t od[4], ad[4], bd[4];
+    int64_t n = 1;
+    for (int d = 0; d < r; d++) {
+      od[d] = (int64_t)irand(1, trial % 7 == 0 && d == r - 1 ? 300 : 13);
+      n *= od[d];
+      ad[d] = rnd() % 4 == 0 ? 1 : od[d];
+      bd[d] = rnd() % 3 == 0 ? 1 : od[d];
+    }
+    for (int d = 0; d < r; d++) ad[d] = od[d]; /* a full: the kernel under test sees b broadcast */
+    int rb = (int)irand(1, (size_t)r); /* b may have lower rank (right-aligned) */
+    int64_t bdr[4];
+    for (int d = 0; d < rb; d++) bdr[d] = bd[r - rb + d];
+    int64_t nb = 1;
+    for (int d = 0; d < rb; d++) nb *= bdr[d];
+    float *av = frand_array(n), *bv = frand_array(nb), *yr = calloc((size_t)n, 4), *yf = calloc((size_t)n, 4);
+    for (int64_t i = 0; i < nb; i++) bv[i] = bv[i] + (bv[i] >= 0 ? 0.5f : -0.5f); /* away from 0 for div */
+    int swap = trial % 2;
+    ember_tensor ta = tensor(r, ad, 0, av), tb = tensor(rb, bdr, 0, bv), y1 = tensor(r, od, 0, yr), y2 = tensor(r, od, 0, yf);
+    const ember_tensor *in[2] = {swap ? &tb : &ta, swap ? &ta : &tb};
+    int32_t op = bin_ops[trial % 6];
+    double lo = -0.25, hi = 0.75;
+    int64_t attr[3] = {(int64_t)(trial % 9), 0, 0};
+    memcpy(&attr[1], &lo, 8);
+    memcpy(&attr[2], &hi, 8);
+    char what[128];
+    snprintf(what, sizeof what, "binary op %d rank %d (b rank %d, swapped %d) act %d threads %d", op, r, rb, swap,
+             trial % 9, ember_pool_threads(pool));
+    ember_kargs probe;
+    memset(&probe, 0, sizeof probe);
+    probe.op = op;
+    probe.in = in;
+    probe.n_in = 2;
+    ember_tensor *o[1] = {&y1};
+    probe.out = o;
+    probe.n_out = 1;
+    if (ember_fast_kernel_select(&probe)) compare_op(op, in, 2, &y1, &y2, attr, 3, pool, what);
+    /* unary + norms + softmax on the full tensor */
+    static const int32_t un_ops[] = {EMBER_OP_RELU, EMBER_OP_SIGMOID, EMBER_OP_TANH, EMBER_OP_SILU, EMBER_OP_EXP,
+                                     EMBER_OP_NEG, EMBER_OP_HARDSWISH, EMBER_OP_GELU, EMBER_OP_ABS};
+    int32_t uop = un_ops[trial % 9];
+    const ember_tensor *uin[1] = {&ta};
+    int64_t uattr[1] = {trial % 2};
+    snprintf(what, sizeof what, "unary op %d n %lld", uop, (long long)n);
+    compare_op(uop, uin, 1, &y1, &y2, uattr, uop == EMBER_OP_GELU ? 1 : 0, pool, what);
+    int64_t sattr[1] = {r - 1};
+    snprintf(what, sizeof what, "softmax rank %d last %lld", r, (long long)od[r - 1]);
+    compare_op(trial % 2 ? EMBER_OP_SOFTMAX : EMBER_OP_LOG_SOFTMAX, uin, 1, &y1, &y2, sattr, 1, pool, what);
+    int64_t k = (int64_t)irand(1, (size_t)r), nd[4], nn = 1;
+    for (int d = 0; d < k; d++) {
+      nd[d] = od[r - k + d];
+      nn *= nd[d];
+    }
+    float *wv = frand_array(nn), *bb = frand_array(nn);
+    ember_tensor tw = tensor((int)k, nd, 0, wv), tbias = tensor((int)k, nd, 0, bb);
+    const ember_tensor *nin[3] = {&ta, &tw, &tbias};
+    double eps = 1e-5;
+    int64_t nattr[2] = {k, 0};
+    memcpy(&nattr[1], &eps, 8);
+    int nin_count = (int)(1 + trial % 3);
+    snprintf(what, sizeof what, "layer_norm rank %d axes %lld inputs %d", r, (long long)k, nin_count);
+    compare_op(EMBER_OP_LAYER_NORM, nin, nin_count, &y1, &y2, nattr, 2, pool, what);
+    snprintf(what, sizeof what, "rms_norm rank %d axes %lld inputs %d", r, (long long)k, nin_count > 2 ? 2 : nin_count);
+    compare_op(EMBER_OP_RMS_NORM, nin, nin_count > 2 ? 2 : nin_count, &y1, &y2, nattr, 2, pool, what);
+    free(av);
+    free(bv);
+    free(yr);
+    free(yf);
+    free(wv);
+    free(bb);
+  }
+}
+
+static void test_sdpa(ember_pool *pool) {
+  for (int trial = 0; trial < 60; trial++) {
+    int64_t b = (int64_t)irand(1, 2), h = (int64_t)irand(1, 3), l = (int64_t)irand(1, 40), s = (int64_t)irand(1, 45);
+    int64_t e = (int64_t)irand(1, 40), ev = (int64_t)irand(1, 20);
+    int kv_bcast = trial % 4 == 1;
+    int64_t qd[4] = {b, h, l, e}, kd[4] = {b, kv_bcast ? 1 : h, s, e}, vd[4] = {b, kv_bcast ? 1 : h, s, ev};
+    int64_t yd[4] = {b, h, l, ev};
+    float *qv = frand_array(b * h * l * e), *kvv = frand_array(b * kd[1] * s * e), *vv = frand_array(b * vd[1] * s * ev);
+    float *yr = calloc((size_t)(b * h * l * ev), 4), *yf = calloc((size_t)(b * h * l * ev), 4);
+    ember_tensor q = tensor(4, qd, 0, qv), k = tensor(4, kd, 0, kvv), v = tensor(4, vd, 0, vv);
+    ember_tensor y1 = tensor(4, yd, 0, yr), y2 = tensor(4, yd, 0, yf);
+    int kind = trial % 3; /* 0 none, 1 bool [b,1,l,s] or [s], 2 float [l, s] */
+    int64_t md_bool[4] = {b, 1, l, s}, md_f[2] = {l, s};
+    uint8_t *mb = NULL;
+    float *mf = NULL;
+    ember_tensor mask;
+    if (kind == 1) {
+      mb = malloc((size_t)(b * l * s));
+      for (int64_t i = 0; i < b * l * s; i++) mb[i] = (uint8_t)(rnd() % 5 != 0);
+      mask = tensor(4, md_bool, 0, (float *)mb);
+      mask.dtype = EMBER_DTYPE_BOOL;
+      mask.nbytes = (uint64_t)mask.numel;
+    } else if (kind == 2) {
+      mf = frand_array(l * s);
+      mask = tensor(2, md_f, 0, mf);
+    }
+    const ember_tensor *in[4] = {&q, &k, &v, &mask};
+    double scale = trial % 5 == 0 ? 0.3 : 0.0;
+    int64_t attr[2] = {trial % 2 && kind == 0 ? 1 : 0, 0};
+    memcpy(&attr[1], &scale, 8);
+    char what[160];
+    snprintf(what, sizeof what, "sdpa b=%lld h=%lld l=%lld s=%lld e=%lld ev=%lld kv_bcast=%d mask=%d causal=%lld threads=%d",
+             (long long)b, (long long)h, (long long)l, (long long)s, (long long)e, (long long)ev, kv_bcast, kind,
+             (long long)attr[0], ember_pool_threads(pool));
+    compare_op(EMBER_OP_SDPA, in, kind ? 4 : 3, &y1, &y2, attr, 2, pool, what);
+    free(qv);
+    free(kvv);
+    free(vv);
+    free(yr);
+    free(yf);
+    free(mb);
+    free(mf);
+  }
+}
+
 int main(void) {
+  test_vexp();
+  test_vmath();
   test_ukernel(ember_f32_gemm_6x16_scalar, 6, 16, "scalar");
   test_gemv(ember_f32_gemv_p16_scalar, "gemv_scalar");
 #if defined(__x86_64__) || defined(__i386__)
@@ -266,6 +421,8 @@ int main(void) {
     ember_pool *pool = ember_pool_create(threads);
     test_linear(pool);
     test_conv(pool);
+    test_sdpa(pool);
+    test_elementwise(pool);
     ember_pool_free(pool);
   }
   printf("%d passed, %d failed\n", g_pass, g_fail);

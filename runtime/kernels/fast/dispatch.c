@@ -2,7 +2,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "f32_attention.h"
 #include "f32_dwconv.h"
+#include "f32_vec.h"
 #include "f32_gemm.h"
 
 static int force_scalar(void) {
@@ -51,4 +53,24 @@ ember_f32_dwconv_fn ember_f32_dwconv_plane(void) {
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return ember_f32_dwconv_plane_avx2;
 #endif
   return ember_f32_dwconv_plane_scalar;
+}
+
+ember_f32_sdpa_row_fn ember_f32_sdpa_row(void) {
+  if (force_scalar()) return ember_f32_sdpa_row_scalar;
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+  __builtin_cpu_init();
+  if (!cap_avx2() && __builtin_cpu_supports("avx512f")) return ember_f32_sdpa_row_avx512;
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return ember_f32_sdpa_row_avx2;
+#endif
+  return ember_f32_sdpa_row_scalar;
+}
+
+const ember_f32_vec_ops *ember_f32_vec(void) {
+  if (force_scalar()) return &ember_f32_vec_ops_scalar;
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+  __builtin_cpu_init();
+  if (!cap_avx2() && __builtin_cpu_supports("avx512f")) return &ember_f32_vec_ops_avx512;
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return &ember_f32_vec_ops_avx2;
+#endif
+  return &ember_f32_vec_ops_scalar;
 }

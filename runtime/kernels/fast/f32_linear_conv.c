@@ -8,6 +8,7 @@
 #include "../../src/threadpool.h"
 #include "f32_dwconv.h"
 #include "f32_gemm.h"
+#include "f32_vec.h"
 #include "internal.h"
 
 #define MROWS_PER_TILE 96  /* linear: rows of x per tile */
@@ -18,15 +19,9 @@ static size_t round_up(size_t v, size_t m) { return (v + m - 1) / m * m; }
 
 static void epilogue(float *c, size_t ldc, size_t rows, size_t cols, const float *bias_col,
                      const float *bias_row, int act, float lo, float hi) {
-  for (size_t r = 0; r < rows; r++) {
-    float *cr = c + r * ldc;
-    float br = bias_row ? bias_row[r] : 0.f;
-    if (!bias_col && !bias_row && act == EMBER_ACT_NONE) return;
-    for (size_t j = 0; j < cols; j++) {
-      float v = cr[j] + br + (bias_col ? bias_col[j] : 0.f);
-      cr[j] = act == EMBER_ACT_NONE ? v : ember_act(v, act, lo, hi);
-    }
-  }
+  if (!bias_col && !bias_row && act == EMBER_ACT_NONE) return;
+  const ember_f32_vec_ops *v = ember_f32_vec();
+  for (size_t r = 0; r < rows; r++) v->act_row(c + r * ldc, cols, bias_col, bias_row ? bias_row[r] : 0.f, act, lo, hi);
 }
 
 static int const_f32(const ember_tensor *t) {
@@ -370,6 +365,11 @@ static const ember_fast_kernel kDwConv = {"f32_dwconv_rows", dwconv_applies, dwc
 
 /* ------------------------------------------------------------------------------------ table */
 
+extern const ember_fast_kernel ember_fast_sdpa;   /* f32_attention.c */
+extern const ember_fast_kernel ember_fast_binary; /* f32_elementwise.c */
+extern const ember_fast_kernel ember_fast_unary;
+extern const ember_fast_kernel ember_fast_rows;
+
 static const ember_fast_kernel kLinear = {"f32_linear_gemm", linear_applies, linear_prepare, linear_eval};
 static const ember_fast_kernel kLinearPacked = {"f32_linear_gemm_inplace", linear_packed_applies,
                                                  linear_packed_prepare, linear_packed_eval};
@@ -379,6 +379,14 @@ const ember_fast_kernel *ember_fast_kernel_for(int32_t op) {
   switch (op) {
     case EMBER_OP_LINEAR: return &kLinear;
     case EMBER_OP_LINEAR_PACKED: return &kLinearPacked;
+    case EMBER_OP_SDPA: return &ember_fast_sdpa;
+    case EMBER_OP_ADD: case EMBER_OP_SUB: case EMBER_OP_MUL: case EMBER_OP_DIV: case EMBER_OP_MAXIMUM:
+    case EMBER_OP_MINIMUM: return &ember_fast_binary;
+    case EMBER_OP_RELU: case EMBER_OP_SIGMOID: case EMBER_OP_TANH: case EMBER_OP_SILU: case EMBER_OP_EXP:
+    case EMBER_OP_NEG: case EMBER_OP_SQRT: case EMBER_OP_RSQRT: case EMBER_OP_RECIPROCAL: case EMBER_OP_ABS:
+    case EMBER_OP_HARDSWISH: case EMBER_OP_GELU: case EMBER_OP_CLAMP: return &ember_fast_unary;
+    case EMBER_OP_LAYER_NORM: case EMBER_OP_RMS_NORM: case EMBER_OP_SOFTMAX: case EMBER_OP_LOG_SOFTMAX:
+      return &ember_fast_rows;
     case EMBER_OP_CONV2D: return &kConv; /* depthwise nodes are redirected in ember_fast_kernel_select */
     default: return NULL;
   }

@@ -198,6 +198,7 @@ static ember_status q8_eval(const ember_kargs *a) {
   return EMBER_OK;
 }
 
+extern const ember_fast_kernel ember_q4_linear_kernel; /* q4_linear.c */
 static const ember_fast_kernel kQ8 = {"q8_gemm", q8_applies, q8_prepare, q8_eval};
 
 /* Called from ember_fast_kernel_select (kernels/fast/f32_linear_conv.c) for the quantized ops. */
@@ -206,6 +207,7 @@ const ember_fast_kernel *ember_quant_fast_kernel_select(const ember_kargs *a) {
     case EMBER_OP_QLINEAR:
     case EMBER_OP_DQLINEAR:
     case EMBER_OP_QCONV2D: return q8_applies(a) ? &kQ8 : NULL;
+    case EMBER_OP_Q4LINEAR: return ember_q4_linear_kernel.applies(a) ? &ember_q4_linear_kernel : NULL;
     default: return NULL;
   }
 }

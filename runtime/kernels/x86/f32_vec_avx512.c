@@ -1,0 +1,12 @@
+/* Row primitives (kernels/fast/f32_vec.inc) compiled for avx512. */
+#include <math.h>
+#include <stddef.h>
+
+#include "../fast/f32_vec.h"
+#include "../fast/vmath.h"
+#include "ember_ops.h"
+#define EMBER_VEC(name) ember_f32_##name##_avx512
+#include "../fast/f32_vec.inc"
+
+const ember_f32_vec_ops ember_f32_vec_ops_avx512 = {"avx512", EMBER_VEC(act_row), EMBER_VEC(binary_row),
+                                                  EMBER_VEC(norm_row), EMBER_VEC(softmax_row), EMBER_VEC(unary_row)};
