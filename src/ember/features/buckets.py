@@ -100,7 +100,7 @@ class Split:
     right_raw: bool
 
 
-def split(a: int, b: int) -> Split:
+def split(a: int, b: int, rr: tuple[tuple[int, int, int], ...] | None = None) -> Split:
     """The same pieces as `decompose`, with the right edge factored out: windows that end at the
     same time share it, so a vector of many windows reads the right edge of each stream once."""
     p = decompose(a, b)
@@ -111,7 +111,7 @@ def split(a: int, b: int) -> Split:
     right_raw = hi0 < b
     own_raw = tuple(r for r in p.raw if r != (hi0, b))
     middle = p.runs[-1]
-    rr = right_runs(b)
+    rr = rr if rr is not None else right_runs(b)
     left = tuple(r for r in p.runs[:-1] if r[0] >= len(rr) or r != rr[r[0]])
     k = middle[0]
     return Split(own_raw, left, middle, k, right_raw)

@@ -77,6 +77,15 @@ class ServedVector:
     vector: np.ndarray
 
 
+def _merge(acc: list | None, p: list | None) -> list | None:
+    """Combine two [count, sum, min, max] partial aggregates (None or count 0: nothing)."""
+    if p is None or not p[0]:
+        return acc
+    if acc is None or not acc[0]:
+        return list(p)
+    return [acc[0] + p[0], acc[1] + p[1], min(acc[2], p[2]), max(acc[3], p[3])]
+
+
 def _seconds(x: Any, what: str) -> float:
     if isinstance(x, bool):
         raise FeatureStoreError(f"{what} must be seconds since the epoch or a datetime, found {x!r}")
@@ -557,6 +566,8 @@ class FeatureStore:
         dist_p: list[Any] = []
         ranges: dict[int, tuple[int, int]] = {}
         horizons = self._horizon
+        rr = bk.right_runs(b_end)
+        frags: dict[tuple, tuple] = {}  # (a, top, all entities) -> (bucket params, own raw params, split)
         for g in plan.groups:
             s = g.stream
             horizon = horizons.get(s.ev, NEG_INF)
@@ -573,33 +584,35 @@ class FeatureStore:
             if g.kind == "dist":
                 dist_p += (*e, a, b_end, *e)
                 continue
-            sp = splits.get(a)
-            if sp is None:
-                sp = splits[a] = bk.split(a, b_end)
+            fkey = (a, g.top, s.any)
+            frag = frags.get(fkey)
+            if frag is None:
+                sp = splits.get(a)
+                if sp is None:
+                    sp = splits[a] = bk.split(a, b_end, rr)
+                left = [(1, 0)] * g.top
+                for lvl, lo, hi in sp.left:
+                    left[lvl] = (lo, hi)
+                own = sp.own_raw[0] if sp.own_raw else (1, 0)
+                frag = frags[fkey] = (
+                    tuple(x for lo, hi in left for x in (*e, lo, hi)) + (*e, *(sp.middle or (0, 1, 0))),
+                    (*e, *own),
+                    sp,
+                )
+            num_b += frag[0]
+            sp = frag[2]
             split_of[g.gid] = sp
-            top = g.top
-            left = [(1, 0)] * top
-            for lvl, lo, hi in sp.left:
-                left[lvl] = (lo, hi)
-            for lo, hi in left:
-                num_b += (*e, lo, hi)
-            if sp.middle is None:
-                num_b += (*e, 0, 1, 0)
-            else:
-                num_b += (*e, *sp.middle)
-            own = sp.own_raw[0] if sp.own_raw else (1, 0)
             if s.where:
-                rows_p += (*e, *own)
+                rows_p += frag[1]
                 rows_p += (*e, *(bk.right_raw(b_end) if sp.right_raw else (1, 0)))
             else:
-                (num_ra if s.any else num_re).extend((*e, *own))
+                (num_ra if s.any else num_re).extend(frag[1])
                 blk = need.get(s.id)
                 need[s.id] = (max(sp.k, blk[0]), sp.right_raw or blk[1]) if blk else (sp.k, sp.right_raw)
                 continue
             blk = need.get(s.id)
             need[s.id] = (max(sp.k, blk[0]), blk[1]) if blk else (sp.k, False)
         # The shared right edge of each stream: read once, only as far as some window needs it.
-        rr = bk.right_runs(b_end)
         rraw = bk.right_raw(b_end)
         for sid, levels, ev_any in plan.blocks:
             k, want_raw = need.get(sid, (0, False))
@@ -643,27 +656,27 @@ class FeatureStore:
                     lasts.setdefault(gid, []).append(row[1:4])
                 else:
                     filtered.append((gid, row[3], row[4]))
+        # Each window adds its stream's shared right edge up to the level it reached: prefix sums of
+        # the block's levels, computed once per stream.
+        prefix: dict[int, list] = {}
+        for sid, levels, _ in plan.blocks:
+            base = plan.block_base[sid]
+            acc: list | None = None
+            cum = [None]
+            for lvl in range(levels):
+                acc = _merge(acc, num.get(base + lvl))
+                cum.append(acc)
+            prefix[sid] = cum
         for g in plan.groups:
             if g.kind != "num":
                 continue
             sp = split_of[g.gid]
-            base = plan.block_base[g.stream.id]
-            parts = [num.get(base + lvl) for lvl in range(sp.k)]
+            sid = g.stream.id
+            acc = _merge(num.get(g.gid), prefix[sid][sp.k] if sp.k else None)
             if sp.right_raw and not g.stream.where:
-                parts.append(num.get(base + bk.LEVELS))
-            acc = num.get(g.gid)
-            for p in parts:
-                if p is None or not p[0]:
-                    continue
-                if acc is None or not acc[0]:
-                    acc = num[g.gid] = list(p)
-                else:
-                    acc[0] += p[0]
-                    acc[1] += p[1]
-                    if p[2] < acc[2]:
-                        acc[2] = p[2]
-                    if p[3] > acc[3]:
-                        acc[3] = p[3]
+                acc = _merge(acc, num.get(plan.block_base[sid] + bk.LEVELS))
+            if acc is not None:
+                num[g.gid] = acc
         for gid, value, aj in filtered:  # raw edges of filtered streams, filtered by the one `matches`
             if not matches(json.loads(aj) if aj else None, groups[gid].stream.where):
                 continue
