@@ -777,7 +777,8 @@ class FeatureStore:
         """The recorded (sampled) served vectors, oldest first, optionally for one spec name."""
         with self._lock:
             self._check_open()
-            self._flush_locked() if not self.readonly else None
+            if not self.readonly:
+                self._flush_locked()
             sql = "SELECT ts, spec, version, spec_hash, entity, vector FROM served"
             rows = self._conn.execute(
                 sql + (" WHERE spec = ? ORDER BY ts, id" if spec else " ORDER BY ts, id"),
