@@ -189,7 +189,43 @@ typedef struct {
   float lo, hi;
   ember_f32_ukernel uk;
   size_t mr, nr_step;
+  ember_f32_dwconv_fn plane; /* depthwise only */
 } conv_job;
+
+/* the geometry, data pointers and epilogue shared by the GEMM and depthwise convolutions */
+static void conv_job_init(const ember_kargs *a, conv_job *j) {
+  const ember_tensor *x = a->in[0], *w = a->in[1], *y = a->out[0];
+  memset(j, 0, sizeof *j);
+  j->x = x->data;
+  j->w = w->data;
+  j->bias = a->n_in > 2 ? a->in[2]->data : NULL;
+  j->y = y->data;
+  j->scratch = a->scratch;
+  j->stride = a->scratch_stride;
+  j->n = (size_t)x->dims[0];
+  j->c = (size_t)x->dims[1];
+  j->h = (size_t)x->dims[2];
+  j->wd = (size_t)x->dims[3];
+  j->o = (size_t)w->dims[0];
+  j->kh = (size_t)w->dims[2];
+  j->kw = (size_t)w->dims[3];
+  j->oh = (size_t)y->dims[2];
+  j->ow = (size_t)y->dims[3];
+  j->groups = (size_t)ember_attr_i(a, EMBER_A_CONV2D_GROUPS);
+  j->cg = j->c / j->groups;
+  j->og = j->o / j->groups;
+  j->k = j->cg * j->kh * j->kw;
+  j->ohw = j->oh * j->ow;
+  j->sh = (size_t)ember_attr_i(a, EMBER_A_CONV2D_STRIDE_H);
+  j->sw = (size_t)ember_attr_i(a, EMBER_A_CONV2D_STRIDE_W);
+  j->ph = (size_t)ember_attr_i(a, EMBER_A_CONV2D_PAD_H);
+  j->pw = (size_t)ember_attr_i(a, EMBER_A_CONV2D_PAD_W);
+  j->dh = (size_t)ember_attr_i(a, EMBER_A_CONV2D_DIL_H);
+  j->dw = (size_t)ember_attr_i(a, EMBER_A_CONV2D_DIL_W);
+  j->act = (int)ember_attr_i(a, EMBER_A_CONV2D_ACT);
+  j->lo = (float)ember_attr_f(a, EMBER_A_CONV2D_ACT_MIN);
+  j->hi = (float)ember_attr_f(a, EMBER_A_CONV2D_ACT_MAX);
+}
 
 /* im2col of output pixels [p0, p0 + cols) of image `img`, group g, packed as 16-wide panels: column q
  * of the chunk goes to panel q / 16, lane q % 16. Pixels are walked as runs along one output row, so
@@ -258,38 +294,9 @@ static void conv_tile(void *ctx, size_t tile, int thread) {
 }
 
 static ember_status conv_eval(const ember_kargs *a) {
-  const ember_tensor *x = a->in[0], *w = a->in[1], *y = a->out[0];
   conv_job j;
-  j.x = x->data;
-  j.w = w->data;
-  j.bias = a->n_in > 2 ? a->in[2]->data : NULL;
-  j.y = y->data;
-  j.scratch = a->scratch;
-  j.stride = a->scratch_stride;
-  j.n = (size_t)x->dims[0];
-  j.c = (size_t)x->dims[1];
-  j.h = (size_t)x->dims[2];
-  j.wd = (size_t)x->dims[3];
-  j.o = (size_t)w->dims[0];
-  j.kh = (size_t)w->dims[2];
-  j.kw = (size_t)w->dims[3];
-  j.oh = (size_t)y->dims[2];
-  j.ow = (size_t)y->dims[3];
-  j.groups = (size_t)ember_attr_i(a, EMBER_A_CONV2D_GROUPS);
-  j.cg = j.c / j.groups;
-  j.og = j.o / j.groups;
-  j.k = j.cg * j.kh * j.kw;
-  j.ohw = j.oh * j.ow;
+  conv_job_init(a, &j);
   j.chunks = (j.ohw + CONV_COLS_PER_TILE - 1) / CONV_COLS_PER_TILE;
-  j.sh = (size_t)ember_attr_i(a, EMBER_A_CONV2D_STRIDE_H);
-  j.sw = (size_t)ember_attr_i(a, EMBER_A_CONV2D_STRIDE_W);
-  j.ph = (size_t)ember_attr_i(a, EMBER_A_CONV2D_PAD_H);
-  j.pw = (size_t)ember_attr_i(a, EMBER_A_CONV2D_PAD_W);
-  j.dh = (size_t)ember_attr_i(a, EMBER_A_CONV2D_DIL_H);
-  j.dw = (size_t)ember_attr_i(a, EMBER_A_CONV2D_DIL_W);
-  j.act = (int)ember_attr_i(a, EMBER_A_CONV2D_ACT);
-  j.lo = (float)ember_attr_f(a, EMBER_A_CONV2D_ACT_MIN);
-  j.hi = (float)ember_attr_f(a, EMBER_A_CONV2D_ACT_MAX);
   const ember_f32_gemm_config *cfg = ember_f32_gemm_select();
   j.uk = cfg->fn;
   j.mr = cfg->mr;
@@ -314,18 +321,10 @@ static ember_status dwconv_prepare(const ember_kargs *a, void **packed, uint64_t
   return EMBER_OK;
 }
 
-typedef struct {
-  const float *x, *w, *bias;
-  float *y;
-  size_t c, h, wd, kh, kw, oh, ow, sh, sw, ph, pw, dh, dw;
-  int act;
-  float lo, hi;
-  ember_f32_dwconv_fn plane;
-} dw_job;
 
 static void dw_tile(void *ctx, size_t tile, int thread) {
   (void)thread;
-  const dw_job *j = ctx;
+  const conv_job *j = ctx;
   size_t ch = tile % j->c;
   float *out = j->y + tile * j->oh * j->ow;
   j->plane(j->x + tile * j->h * j->wd, j->h, j->wd, j->w + ch * j->kh * j->kw, j->kh, j->kw, j->sh, j->sw, j->ph,
@@ -334,30 +333,10 @@ static void dw_tile(void *ctx, size_t tile, int thread) {
 }
 
 static ember_status dwconv_eval(const ember_kargs *a) {
-  const ember_tensor *x = a->in[0], *w = a->in[1], *y = a->out[0];
-  dw_job j;
-  j.x = x->data;
-  j.w = w->data;
-  j.bias = a->n_in > 2 ? a->in[2]->data : NULL;
-  j.y = y->data;
-  j.c = (size_t)x->dims[1];
-  j.h = (size_t)x->dims[2];
-  j.wd = (size_t)x->dims[3];
-  j.kh = (size_t)w->dims[2];
-  j.kw = (size_t)w->dims[3];
-  j.oh = (size_t)y->dims[2];
-  j.ow = (size_t)y->dims[3];
-  j.sh = (size_t)ember_attr_i(a, EMBER_A_CONV2D_STRIDE_H);
-  j.sw = (size_t)ember_attr_i(a, EMBER_A_CONV2D_STRIDE_W);
-  j.ph = (size_t)ember_attr_i(a, EMBER_A_CONV2D_PAD_H);
-  j.pw = (size_t)ember_attr_i(a, EMBER_A_CONV2D_PAD_W);
-  j.dh = (size_t)ember_attr_i(a, EMBER_A_CONV2D_DIL_H);
-  j.dw = (size_t)ember_attr_i(a, EMBER_A_CONV2D_DIL_W);
-  j.act = (int)ember_attr_i(a, EMBER_A_CONV2D_ACT);
-  j.lo = (float)ember_attr_f(a, EMBER_A_CONV2D_ACT_MIN);
-  j.hi = (float)ember_attr_f(a, EMBER_A_CONV2D_ACT_MAX);
+  conv_job j;
+  conv_job_init(a, &j);
   j.plane = ember_f32_dwconv_plane();
-  ember_pool_run(a->pool, (size_t)x->dims[0] * j.c, dw_tile, &j);
+  ember_pool_run(a->pool, j.n * j.c, dw_tile, &j);
   return EMBER_OK;
 }
 

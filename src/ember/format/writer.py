@@ -115,10 +115,7 @@ def serialize(graph: Graph, plan: MemoryPlan, metadata: dict[str, Any] | None = 
     const_off = L.align(meta_end)
     constants = b"".join(const_chunks)
     file_size = const_off + len(constants)
-    head = bytearray(L.HEADER_SIZE)
-    L.HEADER.pack_into(
-        head,
-        0,
+    fields = (
         L.MAGIC,
         L.VERSION_MAJOR,
         L.VERSION_MINOR,
@@ -128,28 +125,10 @@ def serialize(graph: Graph, plan: MemoryPlan, metadata: dict[str, Any] | None = 
         table_off,
         const_off,
         len(constants),
-        0,
-        0,
-        0,
     )
-    meta_region = bytearray(head + table + b"\0" * (pos - table_off - len(table)) + body)
+    meta_region = bytearray(L.HEADER_SIZE) + table + b"\0" * (pos - table_off - len(table)) + body
     meta_region += b"\0" * (const_off - len(meta_region))
-    const_crc = zlib.crc32(constants)
-    meta_crc = zlib.crc32(bytes(meta_region))  # both checksum fields are zero here
-    L.HEADER.pack_into(
-        meta_region,
-        0,
-        L.MAGIC,
-        L.VERSION_MAJOR,
-        L.VERSION_MINOR,
-        file_size,
-        L.HEADER_SIZE,
-        len(sections),
-        table_off,
-        const_off,
-        len(constants),
-        meta_crc,
-        const_crc,
-        0,
-    )
+    L.HEADER.pack_into(meta_region, 0, *fields, 0, 0, 0)  # checksums are computed with both fields zero
+    meta_crc, const_crc = zlib.crc32(bytes(meta_region)), zlib.crc32(constants)
+    L.HEADER.pack_into(meta_region, 0, *fields, meta_crc, const_crc, 0)
     return bytes(meta_region) + constants
