@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../kernels/fast/q4_gemm.h"
 #include "../kernels/fast/q8_gemm.h"
 #include "internal.h"
 #include "quant_util.h"
@@ -238,8 +239,74 @@ static void test_qconv(ember_pool *pool, const char *mode) {
   }
 }
 
+static void test_q4_kernels(void) {
+  const ember_q4_config *cfgs[4];
+  int nk = ember_q4_available(cfgs, 4);
+  for (int c = 0; c < nk; c++) {
+    int ok = 1;
+    for (int trial = 0; trial < 200 && ok; trial++) {
+      size_t gs = (size_t)32 << irand(0, 3), groups = (size_t)irand(1, 6), k = gs * groups;
+      int8_t *a = malloc(k), *ad = malloc(k);
+      uint8_t *w = malloc(k / 2);
+      for (size_t i = 0; i < k; i++) a[i] = trial % 5 == 0 ? -128 : i8rand();
+      for (size_t i = 0; i < k / 2; i++) w[i] = (uint8_t)(trial % 5 == 0 ? 0x88 : rnd());
+      ember_q4_deinterleave(a, k, ad);
+      int32_t got[8];
+      cfgs[c]->fn(groups, gs, ad, w, got);
+      for (size_t g = 0; g < groups; g++) {
+        int32_t s = 0;
+        for (size_t i = g * gs; i < (g + 1) * gs; i++) s += a[i] * ember_q4_get(w, (int64_t)i);
+        if (s != got[g]) ok = 0;
+      }
+      free(a);
+      free(ad);
+      free(w);
+    }
+    char what[96];
+    snprintf(what, sizeof what, "q4 kernel %s", cfgs[c]->name);
+    check(ok, what);
+    printf("tested %s\n", cfgs[c]->name);
+  }
+}
+
+static void test_q4linear(ember_pool *pool, const char *mode) {
+  for (int trial = 0; trial < 20; trial++) {
+    int64_t gs = (int64_t)32 << irand(0, 2), m = trial < 3 ? 1 : irand(1, 17), k = gs * irand(1, 5), n = irand(1, 70);
+    int64_t g = k / gs, xd[2] = {m, k}, wd[2] = {n, k / 2}, sd[2] = {n, g}, vd[1] = {n}, yd[2] = {m, n};
+    float *xv = malloc((size_t)(m * k) * 4), *bv = malloc((size_t)n * 4);
+    for (int64_t i = 0; i < m * k; i++) xv[i] = frand() * 2.f + (trial % 3 == 1 ? 0.7f : 0.f);
+    for (int64_t i = 0; i < n; i++) bv[i] = frand();
+    uint8_t *wv = malloc((size_t)(n * k / 2));
+    for (int64_t i = 0; i < n * k / 2; i++) wv[i] = (uint8_t)rnd();
+    uint16_t *sv = malloc((size_t)(n * g) * 2);
+    for (int64_t i = 0; i < n * g; i++) sv[i] = (uint16_t)(0x1C00 + rnd() % 0x0C00); /* ~0.004 .. 0.06 */
+    float *yr = calloc((size_t)(m * n), 4), *yf = calloc((size_t)(m * n), 4);
+    ember_tensor x = tensor(EMBER_DTYPE_F32, 2, xd, EMBER_STORAGE_ARENA, xv);
+    ember_tensor w = tensor(EMBER_DTYPE_U8, 2, wd, EMBER_STORAGE_CONST, wv);
+    ember_tensor s = tensor(EMBER_DTYPE_F16, 2, sd, EMBER_STORAGE_CONST, sv);
+    ember_tensor b = tensor(EMBER_DTYPE_F32, 1, vd, EMBER_STORAGE_CONST, bv);
+    ember_tensor y1 = tensor(EMBER_DTYPE_F32, 2, yd, 0, yr), y2 = tensor(EMBER_DTYPE_F32, 2, yd, 0, yf);
+    const ember_tensor *in[4] = {&x, &w, &s, &b};
+    double lo = -1.0, hi = 1.0;
+    int64_t attr[4] = {gs, trial % 4 == 2 ? EMBER_ACT_CLAMP : EMBER_ACT_NONE, 0, 0};
+    memcpy(&attr[2], &lo, 8);
+    memcpy(&attr[3], &hi, 8);
+    char what[160];
+    snprintf(what, sizeof what, "q4linear m=%lld k=%lld n=%lld gs=%lld threads=%d %s", (long long)m, (long long)k,
+             (long long)n, (long long)gs, ember_pool_threads(pool), mode);
+    compare_op(EMBER_OP_Q4LINEAR, in, trial % 2 ? 3 : 4, &y1, &y2, attr, 4, pool, what);
+    free(xv);
+    free(bv);
+    free(wv);
+    free(sv);
+    free(yr);
+    free(yf);
+  }
+}
+
 int main(void) {
   test_microkernels();
+  test_q4_kernels();
   const char *modes[3][2] = {{"best", NULL}, {"avx2-cap", "EMBER_MAX_ISA"}, {"scalar", "EMBER_FORCE_SCALAR"}};
   for (int md = 0; md < 3; md++) {
     if (modes[md][1]) setenv(modes[md][1], md == 1 ? "avx2" : "1", 1);
@@ -247,6 +314,7 @@ int main(void) {
       ember_pool *pool = ember_pool_create(threads);
       test_qlinear(pool, modes[md][0]);
       test_qconv(pool, modes[md][0]);
+      test_q4linear(pool, modes[md][0]);
       ember_pool_free(pool);
     }
     if (modes[md][1]) unsetenv(modes[md][1]);

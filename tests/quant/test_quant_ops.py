@@ -196,8 +196,11 @@ def test_fast_kernels_equal_reference(seed: int) -> None:
     cases.append(
         ("qconv2d", [i8(2, c, 7, 9), wc.reshape(o, c, 3, 3), bc, sc], {"pad_h": 1, "x_zp": -9, "y_zp": 4})
     )
+    gs = 32 << int(g.integers(0, 3))
+    wq, sq = _q4(n, gs * int(g.integers(1, 4)), gs)
+    cases.append(("q4linear", [f(m, 2 * wq.shape[1]), wq, sq, f(n)], {"group_size": gs}))
     for op, ins, attrs in cases:
         prog = one_op_program(op, ins, attrs, const_inputs=(1, 2, 3))
         fast, ref = prog.load(), prog.load(reference=True)
         np.testing.assert_array_equal(fast(ins[0])[0], ref(ins[0])[0])
-        assert "q8" in fast._p.node_kernel(0)
+        assert fast._p.node_kernel(0).startswith(("q8", "q4"))
