@@ -540,12 +540,14 @@ def run_gemm(args: argparse.Namespace, ui: Progress) -> dict[str, Any]:
         ui.log(
             f"[gemm] {args.gemm_size}^3 at {t} thread(s): Ember vs numpy (subprocess without {OPENBLAS_ENV})"
         )
-        res = subprocess.run(cmd, capture_output=True, text=True, env=env_t, timeout=1800)
-        if res.returncode != 0:
+        for attempt in range(2):  # one retry: a failure can be transient (the extension being rebuilt)
+            res = subprocess.run(cmd, capture_output=True, text=True, env=env_t, timeout=1800)
+            if res.returncode == 0:
+                out["threads"][str(t)] = json.loads(res.stdout)
+                break
             out["threads"][str(t)] = {"error": res.stderr.strip()[-2000:]}
-            ui.log(f"[gemm] failed: {res.stderr.strip()[-500:]}")
-        else:
-            out["threads"][str(t)] = json.loads(res.stdout)
+            ui.log(f"[gemm] attempt {attempt + 1} failed: {res.stderr.strip()[-500:]}")
+            time.sleep(15)
     return out
 
 
@@ -835,7 +837,8 @@ def markdown(results: dict[str, Any], plot_rel: str | None) -> str:
         removed = gemm.get("env_removed") or []
         L += [
             "",
-            f"{blas_line}. Run in a subprocess with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset "
+            (f"{blas_line}. " if blas_line else "")
+            + "Run in a subprocess with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset "
             f"({'they were set here: ' + ', '.join(removed) if removed else 'neither was set here'}); "
             "errors are against a float64 product.",
             "",
