@@ -206,13 +206,14 @@ static void test_qlinear(ember_pool *pool, const char *mode) {
 
 static void test_qconv(ember_pool *pool, const char *mode) {
   for (int trial = 0; trial < 30; trial++) {
-    int64_t n = irand(1, 2), c = irand(1, 9), o = irand(1, 13);
+    int depthwise = trial % 3 == 2; /* groups == channels: the row-wise depthwise kernel */
+    int64_t n = irand(1, 2), c = irand(1, 9), o = depthwise ? c : irand(1, 13), g = depthwise ? c : 1;
     int64_t kh = irand(1, 5), kw = irand(1, 5), sh = irand(1, 3), sw = irand(1, 3);
     int64_t dh = irand(1, 2), dw = irand(1, 2), ph = irand(0, 2), pw = irand(0, 2);
     int64_t h = irand(1, 13) + dh * (kh - 1), wd = irand(1, 17) + dw * (kw - 1);
     int64_t oh = (h + 2 * ph - dh * (kh - 1) - 1) / sh + 1, ow = (wd + 2 * pw - dw * (kw - 1) - 1) / sw + 1;
-    int64_t xd[4] = {n, c, h, wd}, wdims[4] = {o, c, kh, kw}, vd[1] = {o}, yd[4] = {n, o, oh, ow};
-    void *xv = i8_array(n * c * h * wd), *wv = i8_array(o * c * kh * kw);
+    int64_t xd[4] = {n, c, h, wd}, wdims[4] = {o, c / g, kh, kw}, vd[1] = {o}, yd[4] = {n, o, oh, ow};
+    void *xv = i8_array(n * c * h * wd), *wv = i8_array(o * (c / g) * kh * kw);
     int32_t *bv = malloc((size_t)o * 4);
     float *sv = malloc((size_t)o * 4);
     fill_qparams(o, bv, sv);
@@ -223,10 +224,10 @@ static void test_qconv(ember_pool *pool, const char *mode) {
     ember_tensor s = tensor(EMBER_DTYPE_F32, 1, vd, EMBER_STORAGE_CONST, sv);
     ember_tensor y1 = tensor(EMBER_DTYPE_I8, 4, yd, 0, yr), y2 = tensor(EMBER_DTYPE_I8, 4, yd, 0, yf);
     const ember_tensor *in[4] = {&x, &w, &b, &s};
-    int64_t attr[11] = {sh, sw, ph, pw, dh, dw, 1, irand(-128, 127), irand(-128, 127), -128, irand(0, 127)};
+    int64_t attr[11] = {sh, sw, ph, pw, dh, dw, g, irand(-128, 127), irand(-128, 127), -128, irand(0, 127)};
     char what[200];
-    snprintf(what, sizeof what, "qconv2d n=%lld c=%lld o=%lld %lldx%lld k=%lldx%lld s=%lld,%lld d=%lld,%lld "
-             "p=%lld,%lld threads=%d %s", (long long)n, (long long)c, (long long)o, (long long)h, (long long)wd,
+    snprintf(what, sizeof what, "qconv2d g=%lld n=%lld c=%lld o=%lld %lldx%lld k=%lldx%lld s=%lld,%lld d=%lld,%lld "
+             "p=%lld,%lld threads=%d %s", (long long)g, (long long)n, (long long)c, (long long)o, (long long)h, (long long)wd,
              (long long)kh, (long long)kw, (long long)sh, (long long)sw, (long long)dh, (long long)dw, (long long)ph,
              (long long)pw, ember_pool_threads(pool), mode);
     compare_op(EMBER_OP_QCONV2D, in, 4, &y1, &y2, attr, 11, pool, what);

@@ -196,6 +196,10 @@ def test_fast_kernels_equal_reference(seed: int) -> None:
     cases.append(
         ("qconv2d", [i8(2, c, 7, 9), wc.reshape(o, c, 3, 3), bc, sc], {"pad_h": 1, "x_zp": -9, "y_zp": 4})
     )
+    wd, bd, sd = qparams(c, 9)
+    cases.append(
+        ("qconv2d", [i8(1, c, 9, 8), wd.reshape(c, 1, 3, 3), bd, sd], {"groups": c, "pad_w": 1, "x_zp": 7})
+    )
     gs = 32 << int(g.integers(0, 3))
     wq, sq = _q4(n, gs * int(g.integers(1, 4)), gs)
     cases.append(("q4linear", [f(m, 2 * wq.shape[1]), wq, sq, f(n)], {"group_size": gs}))

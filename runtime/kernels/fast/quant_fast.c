@@ -132,6 +132,22 @@ static void gemm_tile(void *ctx, size_t tile, int thread) {
   int64_t N = p->n, kp = p->kp;
   int32_t c[EMBER_Q8_MR * EMBER_Q8_NR];
   int32_t off = j->cfg->a_offset;
+  const int32_t *wsum = p->wsum;
+  int dyn = a->op == EMBER_OP_DQLINEAR, conv = a->op == EMBER_OP_QCONV2D;
+  /* dqlinear */
+  const float *ws = a->in[2]->data, *fbias = dyn && a->n_in > 3 ? (const float *)a->in[3]->data : NULL;
+  int act = dyn ? (int)ember_attr_i(a, EMBER_A_DQLINEAR_ACT) : 0;
+  float alo = dyn ? rf_attr_float(a, EMBER_A_DQLINEAR_ACT_MIN) : 0.f;
+  float ahi = dyn ? rf_attr_float(a, EMBER_A_DQLINEAR_ACT_MAX) : 0.f;
+  float *yf = a->out[0]->data;
+  /* qlinear / qconv2d: the x_zp, y_zp, qmin, qmax slots follow each op's own leading attributes */
+  int at = conv ? EMBER_A_QCONV2D_X_ZP : EMBER_A_QLINEAR_X_ZP;
+  int32_t xzp = dyn ? 0 : (int32_t)ember_attr_i(a, at), yzp = dyn ? 0 : (int32_t)ember_attr_i(a, at + 1);
+  int32_t lo = dyn ? 0 : (int32_t)ember_attr_i(a, at + 2), hi = dyn ? 0 : (int32_t)ember_attr_i(a, at + 3);
+  const int32_t *bias = a->in[2]->data;
+  const float *scale = dyn ? NULL : (const float *)a->in[3]->data;
+  int8_t *yq = a->out[0]->data;
+  int64_t hw = conv ? a->out[0]->dims[2] * a->out[0]->dims[3] : 1;
   for (int64_t m = m0; m < m1; m += EMBER_Q8_MR) {
     size_t mr = (size_t)(m1 - m < EMBER_Q8_MR ? m1 - m : EMBER_Q8_MR);
     for (int64_t n = n0; n < n1; n += EMBER_Q8_NR) {
@@ -142,28 +158,19 @@ static void gemm_tile(void *ctx, size_t tile, int thread) {
         for (size_t q = 0; q < nr; q++) {
           int64_t nn = n + (int64_t)q;
           int32_t raw = c[r * EMBER_Q8_NR + q];
-          if (a->op == EMBER_OP_DQLINEAR) {
-            const float *ws = a->in[2]->data, *bias = a->n_in > 3 ? (const float *)a->in[3]->data : NULL;
-            int32_t acc = raw - (off + j->rzp[mm]) * p->wsum[nn];
+          if (dyn) {
+            int32_t acc = raw - (off + j->rzp[mm]) * wsum[nn];
             float s = j->rscale[mm] * ws[nn];
             float v = (float)acc * s;
-            if (bias) v = v + bias[nn];
-            ((float *)a->out[0]->data)[mm * N + nn] =
-                ember_act(v, (int)ember_attr_i(a, EMBER_A_DQLINEAR_ACT), rf_attr_float(a, EMBER_A_DQLINEAR_ACT_MIN),
-                          rf_attr_float(a, EMBER_A_DQLINEAR_ACT_MAX));
-            continue;
-          }
-          /* qlinear and qconv2d share attribute slots x_zp.. after their own leading ones */
-          int at = a->op == EMBER_OP_QLINEAR ? EMBER_A_QLINEAR_X_ZP : EMBER_A_QCONV2D_X_ZP;
-          int32_t xzp = (int32_t)ember_attr_i(a, at), yzp = (int32_t)ember_attr_i(a, at + 1);
-          int32_t lo = (int32_t)ember_attr_i(a, at + 2), hi = (int32_t)ember_attr_i(a, at + 3);
-          int32_t acc = ember_q_bias(((const int32_t *)a->in[2]->data)[nn]) + raw - (off + xzp) * p->wsum[nn];
-          int8_t y = ember_q_requant(acc, ((const float *)a->in[3]->data)[nn], yzp, lo, hi);
-          if (a->op == EMBER_OP_QLINEAR) {
-            ((int8_t *)a->out[0]->data)[mm * N + nn] = y;
+            if (fbias) v = v + fbias[nn];
+            yf[mm * N + nn] = act ? ember_act(v, act, alo, ahi) : v;
           } else {
-            int64_t hw = a->out[0]->dims[2] * a->out[0]->dims[3];
-            ((int8_t *)a->out[0]->data)[((mm / hw) * N + nn) * hw + mm % hw] = y;
+            int32_t acc = ember_q_bias(bias[nn]) + raw - (off + xzp) * wsum[nn];
+            int8_t y = ember_q_requant(acc, scale[nn], yzp, lo, hi);
+            if (conv)
+              yq[((mm / hw) * N + nn) * hw + mm % hw] = y;
+            else
+              yq[mm * N + nn] = y;
           }
         }
       }
@@ -198,6 +205,109 @@ static ember_status q8_eval(const ember_kargs *a) {
   return EMBER_OK;
 }
 
+/* ------------------------------------------------------------------------------ depthwise qconv2d */
+/* groups == in channels == out channels: one plane at a time, the plane copied into scratch as int16
+ * (x - x_zp) with a zero border (so padding adds 0), then branch-free taps over each output row,
+ * int32 row accumulators, and the reference requantization. */
+static int dw_applies(const ember_kargs *a) {
+  if (a->op != EMBER_OP_QCONV2D || a->n_in < 4) return 0;
+  const ember_tensor *x = a->in[0], *w = a->in[1];
+  int64_t g = ember_attr_i(a, EMBER_A_QCONV2D_GROUPS);
+  return g > 1 && w->dims[1] == 1 && x->dims[1] == g && w->dims[0] == g;
+}
+
+typedef struct dw_dims {
+  int64_t hp, wp, row_off, plane_bytes;
+} dw_dims;
+
+static dw_dims dw_layout(const ember_kargs *a) {
+  dw_dims d;
+  const ember_tensor *x = a->in[0], *y = a->out[0], *w = a->in[1];
+  int64_t sh = ember_attr_i(a, EMBER_A_QCONV2D_STRIDE_H), sw = ember_attr_i(a, EMBER_A_QCONV2D_STRIDE_W);
+  int64_t dh = ember_attr_i(a, EMBER_A_QCONV2D_DIL_H), dwl = ember_attr_i(a, EMBER_A_QCONV2D_DIL_W);
+  /* rows/columns the taps can reach: enough for every output, at least the padded input */
+  int64_t hp = (y->dims[2] - 1) * sh + (w->dims[2] - 1) * dh + 1, wp = (y->dims[3] - 1) * sw + (w->dims[3] - 1) * dwl + 1;
+  int64_t ph = ember_attr_i(a, EMBER_A_QCONV2D_PAD_H), pw = ember_attr_i(a, EMBER_A_QCONV2D_PAD_W);
+  if (hp < x->dims[2] + ph) hp = x->dims[2] + ph;
+  if (wp < x->dims[3] + pw) wp = x->dims[3] + pw;
+  d.hp = hp;
+  d.wp = wp;
+  d.plane_bytes = (hp * wp * 2 + 63) / 64 * 64;
+  d.row_off = d.plane_bytes;
+  return d;
+}
+
+static ember_status dw_prepare(const ember_kargs *a, void **packed, uint64_t *packed_bytes,
+                               uint64_t *scratch_per_thread) {
+  dw_dims d = dw_layout(a);
+  *packed = NULL;
+  *packed_bytes = 0;
+  *scratch_per_thread = (uint64_t)(d.plane_bytes + a->out[0]->dims[3] * 4 + 64);
+  return EMBER_OK;
+}
+
+typedef struct dw_job {
+  const ember_kargs *a;
+  dw_dims d;
+  unsigned char *scratch;
+  uint64_t stride;
+} dw_job;
+
+static void dw_plane(void *ctx, size_t plane, int thread) {
+  const dw_job *j = ctx;
+  const ember_kargs *a = j->a;
+  const ember_tensor *xt = a->in[0], *wt = a->in[1], *yt = a->out[0];
+  int64_t C = xt->dims[1], H = xt->dims[2], W = xt->dims[3], KH = wt->dims[2], KW = wt->dims[3];
+  int64_t OH = yt->dims[2], OW = yt->dims[3], c = (int64_t)plane % C;
+  int64_t sh = ember_attr_i(a, EMBER_A_QCONV2D_STRIDE_H), sw = ember_attr_i(a, EMBER_A_QCONV2D_STRIDE_W);
+  int64_t ph = ember_attr_i(a, EMBER_A_QCONV2D_PAD_H), pw = ember_attr_i(a, EMBER_A_QCONV2D_PAD_W);
+  int64_t dh = ember_attr_i(a, EMBER_A_QCONV2D_DIL_H), dwl = ember_attr_i(a, EMBER_A_QCONV2D_DIL_W);
+  int32_t xzp = (int32_t)ember_attr_i(a, EMBER_A_QCONV2D_X_ZP), yzp = (int32_t)ember_attr_i(a, EMBER_A_QCONV2D_Y_ZP);
+  int32_t lo = (int32_t)ember_attr_i(a, EMBER_A_QCONV2D_QMIN), hi = (int32_t)ember_attr_i(a, EMBER_A_QCONV2D_QMAX);
+  int16_t *xp = (int16_t *)(j->scratch + (uint64_t)thread * j->stride);
+  int32_t *acc = (int32_t *)(j->scratch + (uint64_t)thread * j->stride + (uint64_t)j->d.row_off);
+  const int8_t *x = (const int8_t *)xt->data + (int64_t)plane * H * W, *w = (const int8_t *)wt->data + c * KH * KW;
+  int64_t hp = j->d.hp, wp = j->d.wp;
+  memset(xp, 0, (size_t)(hp * wp) * 2);
+  for (int64_t iy = 0; iy < H; iy++)
+    for (int64_t ix = 0; ix < W; ix++) xp[(iy + ph) * wp + ix + pw] = (int16_t)(x[iy * W + ix] - xzp);
+  int32_t b = ember_q_bias(((const int32_t *)a->in[2]->data)[c]);
+  float s = ((const float *)a->in[3]->data)[c];
+  int8_t *y = (int8_t *)yt->data + (int64_t)plane * OH * OW;
+  for (int64_t oy = 0; oy < OH; oy++) {
+    for (int64_t ox = 0; ox < OW; ox++) acc[ox] = b;
+    for (int64_t ky = 0; ky < KH; ky++) {
+      const int16_t *row = xp + (oy * sh + ky * dh) * wp;
+      for (int64_t kx = 0; kx < KW; kx++) {
+        int32_t wv = w[ky * KW + kx];
+        const int16_t *r = row + kx * dwl;
+        if (sw == 1)
+          for (int64_t ox = 0; ox < OW; ox++) acc[ox] += r[ox] * wv;
+        else
+          for (int64_t ox = 0; ox < OW; ox++) acc[ox] += r[ox * sw] * wv;
+      }
+    }
+    for (int64_t ox = 0; ox < OW; ox++) y[oy * OW + ox] = ember_q_requant(acc[ox], s, yzp, lo, hi);
+  }
+}
+
+static ember_status dw_eval(const ember_kargs *a) {
+  dw_job j;
+  j.a = a;
+  j.d = dw_layout(a);
+  j.scratch = a->scratch;
+  j.stride = a->pool ? a->scratch_stride : 0;
+  size_t planes = (size_t)(a->in[0]->dims[0] * a->in[0]->dims[1]);
+  if (a->pool) {
+    ember_pool_run(a->pool, planes, dw_plane, &j);
+  } else {
+    for (size_t p = 0; p < planes; p++) dw_plane(&j, p, 0);
+  }
+  return EMBER_OK;
+}
+
+static const ember_fast_kernel kQ8Dw = {"q8_dwconv_rows", dw_applies, dw_prepare, dw_eval};
+
 extern const ember_fast_kernel ember_q4_linear_kernel; /* q4_linear.c */
 static const ember_fast_kernel kQ8 = {"q8_gemm", q8_applies, q8_prepare, q8_eval};
 
@@ -206,7 +316,7 @@ const ember_fast_kernel *ember_quant_fast_kernel_select(const ember_kargs *a) {
   switch (a->op) {
     case EMBER_OP_QLINEAR:
     case EMBER_OP_DQLINEAR:
-    case EMBER_OP_QCONV2D: return q8_applies(a) ? &kQ8 : NULL;
+    case EMBER_OP_QCONV2D: return dw_applies(a) ? &kQ8Dw : q8_applies(a) ? &kQ8 : NULL;
     case EMBER_OP_Q4LINEAR: return ember_q4_linear_kernel.applies(a) ? &ember_q4_linear_kernel : NULL;
     default: return NULL;
   }
