@@ -213,6 +213,7 @@ static void test_conv(ember_pool *pool) {
     int depthwise = trial % 5 == 1;
     int64_t cg = depthwise ? 1 : (int64_t)irand(1, 9), og = depthwise ? 1 : (int64_t)irand(1, 13);
     if (depthwise) groups = (int64_t)irand(1, 12);
+    if (trial % 10 == 3) og = (int64_t)irand(97, 230); /* more output channels than one tile holds */
     int64_t n = (int64_t)irand(1, 2), c = cg * groups, o = og * groups;
     int64_t kh = (int64_t)irand(1, 5), kw = (int64_t)irand(1, 5), sh = (int64_t)irand(1, 3), sw = (int64_t)irand(1, 3);
     int64_t dh = (int64_t)irand(1, 2), dw = (int64_t)irand(1, 2), ph = (int64_t)irand(0, 2), pw = (int64_t)irand(0, 2);

@@ -14,6 +14,7 @@
 #define MROWS_PER_TILE 96  /* linear: rows of x per tile */
 #define NCOLS_PER_TILE 128 /* linear: output columns per tile (8 panels of 16) */
 #define CONV_COLS_PER_TILE 64 /* conv2d: output pixels per tile (4 panels of 16) */
+#define CONV_ROWS_PER_TILE 96 /* conv2d: output channels per tile (small maps split on channels too) */
 
 static size_t round_up(size_t v, size_t m) { return (v + m - 1) / m * m; }
 
@@ -183,7 +184,7 @@ typedef struct {
   float *y;
   uint8_t *scratch;
   uint64_t stride;
-  size_t n, c, h, wd, o, oh, ow, kh, kw, groups, cg, og, k, ohw, chunks;
+  size_t n, c, h, wd, o, oh, ow, kh, kw, groups, cg, og, k, ohw, chunks, oblocks;
   size_t sh, sw, ph, pw, dh, dw;
   int act;
   float lo, hi;
@@ -270,10 +271,13 @@ static void pack_cols(const conv_job *j, size_t img, size_t g, size_t p0, size_t
 
 static void conv_tile(void *ctx, size_t tile, int thread) {
   const conv_job *j = ctx;
-  size_t chunk = tile % j->chunks, rest = tile / j->chunks;
+  size_t ob = tile % j->oblocks, rest = tile / j->oblocks;
+  size_t chunk = rest % j->chunks;
+  rest /= j->chunks;
   size_t g = rest % j->groups, img = rest / j->groups;
   size_t p0 = chunk * CONV_COLS_PER_TILE;
   size_t cols = j->ohw - p0 < CONV_COLS_PER_TILE ? j->ohw - p0 : CONV_COLS_PER_TILE;
+  size_t r_begin = ob * CONV_ROWS_PER_TILE, r_end = r_begin + CONV_ROWS_PER_TILE < j->og ? r_begin + CONV_ROWS_PER_TILE : j->og;
   float *bpack = (float *)(j->scratch + (size_t)thread * j->stride);
   pack_cols(j, img, g, p0, cols, bpack);
   size_t panels = (cols + EMBER_GEMM_NR - 1) / EMBER_GEMM_NR;
@@ -281,8 +285,8 @@ static void conv_tile(void *ctx, size_t tile, int thread) {
   const float *wg = j->w + g * j->og * j->k;
   for (size_t pc = 0; pc < j->k; pc += EMBER_GEMM_KC) {
     size_t kc = j->k - pc < EMBER_GEMM_KC ? j->k - pc : EMBER_GEMM_KC;
-    for (size_t r = 0; r < j->og; r += j->mr) {
-      size_t mr = j->og - r < j->mr ? j->og - r : j->mr;
+    for (size_t r = r_begin; r < r_end; r += j->mr) {
+      size_t mr = r_end - r < j->mr ? r_end - r : j->mr;
       for (size_t pi = 0; pi < panels; pi += j->nr_step / EMBER_GEMM_NR) {
         size_t col = pi * EMBER_GEMM_NR, nr = cols - col < j->nr_step ? cols - col : j->nr_step;
         j->uk(mr, nr, kc, wg + r * j->k + pc, j->k, bpack + (pi * j->k + pc) * EMBER_GEMM_NR, j->k * EMBER_GEMM_NR,
@@ -290,18 +294,21 @@ static void conv_tile(void *ctx, size_t tile, int thread) {
       }
     }
   }
-  epilogue(yg, j->ohw, j->og, cols, NULL, j->bias ? j->bias + g * j->og : NULL, j->act, j->lo, j->hi);
+  yg += r_begin * j->ohw;
+  const float *bias = j->bias ? j->bias + g * j->og + r_begin : NULL;
+  epilogue(yg, j->ohw, r_end - r_begin, cols, NULL, bias, j->act, j->lo, j->hi);
 }
 
 static ember_status conv_eval(const ember_kargs *a) {
   conv_job j;
   conv_job_init(a, &j);
   j.chunks = (j.ohw + CONV_COLS_PER_TILE - 1) / CONV_COLS_PER_TILE;
+  j.oblocks = (j.og + CONV_ROWS_PER_TILE - 1) / CONV_ROWS_PER_TILE;
   const ember_f32_gemm_config *cfg = ember_f32_gemm_select();
   j.uk = cfg->fn;
   j.mr = cfg->mr;
   j.nr_step = cfg->nr;
-  ember_pool_run(a->pool, j.n * j.groups * j.chunks, conv_tile, &j);
+  ember_pool_run(a->pool, j.n * j.groups * j.chunks * j.oblocks, conv_tile, &j);
   return EMBER_OK;
 }
 
