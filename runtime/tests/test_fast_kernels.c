@@ -350,6 +350,36 @@ static void test_elementwise(ember_pool *pool) {
   }
 }
 
+static void test_permute(ember_pool *pool) {
+  for (int trial = 0; trial < 40; trial++) {
+    int r = (int)irand(2, 5);
+    int64_t xd[5], yd[5], perm[8] = {0, 1, 2, 3, 4, 5, 6, 7}, n = 1;
+    for (int d = 0; d < r; d++) {
+      xd[d] = (int64_t)irand(1, d == r - 1 ? 40 : 9);
+      n *= xd[d];
+    }
+    xd[r - 1] = xd[r - 1] < 4 ? 4 : xd[r - 1];
+    n = 1;
+    for (int d = 0; d < r; d++) n *= xd[d];
+    for (int d = r - 2; d > 0; d--) { /* shuffle the leading axes, keep the last */
+      int e = (int)irand(0, (size_t)d);
+      int64_t t = perm[d];
+      perm[d] = perm[e];
+      perm[e] = t;
+    }
+    for (int d = 0; d < r; d++) yd[d] = xd[perm[d]];
+    float *xv = frand_array(n), *yr = calloc((size_t)n, 4), *yf = calloc((size_t)n, 4);
+    ember_tensor x = tensor(r, xd, 0, xv), y1 = tensor(r, yd, 0, yr), y2 = tensor(r, yd, 0, yf);
+    const ember_tensor *in[1] = {&x};
+    char what[64];
+    snprintf(what, sizeof what, "permute rank %d", r);
+    compare_op(EMBER_OP_PERMUTE, in, 1, &y1, &y2, perm, 8, pool, what);
+    free(xv);
+    free(yr);
+    free(yf);
+  }
+}
+
 static void test_sdpa(ember_pool *pool) {
   for (int trial = 0; trial < 60; trial++) {
     int64_t b = (int64_t)irand(1, 2), h = (int64_t)irand(1, 3), l = (int64_t)irand(1, 40), s = (int64_t)irand(1, 45);
@@ -424,6 +454,7 @@ int main(void) {
     test_conv(pool);
     test_sdpa(pool);
     test_elementwise(pool);
+    test_permute(pool);
     ember_pool_free(pool);
   }
   printf("%d passed, %d failed\n", g_pass, g_fail);
