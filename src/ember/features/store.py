@@ -168,6 +168,7 @@ class FeatureStore:
         self._streams: dict[int, list[Stream]] = {}
         self._ent: dict[str, int] = {}
         self._dk_known: set[tuple] = set()  # distinct-key bucket rows known to be in the file
+        self._seq = 0
         try:
             self._conn = connect(
                 self.path, readonly=readonly, sync=sync, timeout=timeout, cache_mb=cache_mb, mmap_mb=mmap_mb
@@ -208,7 +209,9 @@ class FeatureStore:
     # -- caches ----------------------------------------------------------------------------------
     def _sync_caches(self) -> None:
         """Reload ids and streams if another connection registered streams, forgot, or retained."""
-        gen = self._conn.execute("SELECT value FROM meta WHERE key = 'gen'").fetchone()[0]
+        meta = dict(self._conn.execute("SELECT key, value FROM meta WHERE key IN ('gen', 'seq')"))
+        self._seq = meta["seq"]  # the last event sequence number, read in this transaction
+        gen = meta["gen"]
         if gen == self._gen:
             return
         self._ev.clear()
@@ -373,7 +376,7 @@ class FeatureStore:
 
     def _write_records(self, conn: sqlite3.Connection, recs: list[tuple], served: list[tuple]) -> None:
         if recs:
-            seq = conn.execute("SELECT value FROM meta WHERE key = 'seq'").fetchone()[0]
+            seq = self._seq  # read by _sync_caches at the start of this write transaction
             rows = []
             acc = Accumulator()
             ev_cache, ent_cache, streams_by_ev = self._ev, self._ent, self._streams
@@ -387,6 +390,7 @@ class FeatureStore:
                     acc.add(streams, ent, entity, ts, value, attrs)
             conn.executemany("INSERT INTO events(ev, ent, ts, seq, value, attrs) VALUES (?,?,?,?,?,?)", rows)
             conn.execute("UPDATE meta SET value = ? WHERE key = 'seq'", (seq,))
+            self._seq = seq
             acc.write(conn, self._dk_known)
         if served:
             conn.executemany(
