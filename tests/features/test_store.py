@@ -404,3 +404,14 @@ def test_other_connection_sees_forget_and_new_streams(tmp_path):
     np.testing.assert_array_equal(a.vector(spec2, "x", at=NOW + 3600), [1.0])
     a.close()
     b.close()
+
+
+def test_a_spec_larger_than_one_sqlite_compound_select(tmp_path):
+    """600 filtered features: more terms than SQLite allows in one compound SELECT (500)."""
+    fs = FeatureStore(tmp_path / "big.db", durability="batch")
+    spec = FeatureSpec("wide", [Feature(f"f{i}", event="e", where={"k": i}, window="1h") for i in range(600)])
+    for i in range(0, 600, 7):
+        fs.log("e", "u", ts=NOW - i, attrs={"k": i})
+    want = [1.0 if i % 7 == 0 else 0.0 for i in range(600)]
+    np.testing.assert_array_equal(fs.vector(spec, "u", at=NOW), want)
+    fs.close()

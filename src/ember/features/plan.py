@@ -49,8 +49,8 @@ class Plan:
     groups: list[Group]
     slots: list[tuple[Feature, Group]]
     num_sql: str | None
-    rows_sql: str | None
-    dist_sql: str | None
+    rows_sql: list[tuple[str, int]]  # compound SELECTs of at most 400 terms, with their parameter counts
+    dist_sql: list[tuple[str, int]]
     slow_last: list[Group]  # filtered last/last_n: scanned in Python until n matches
     by_gid: dict[int, Group]
     single_sql: str | None
@@ -167,8 +167,8 @@ def compile_plan(spec: FeatureSpec, streams: dict[tuple, Stream]) -> Plan:
         if num_parts
         else None
     )
-    dist_sql = " UNION ALL ".join(dist_parts) if dist_parts else None
-    rows_sql = " UNION ALL ".join(rows_parts) if rows_parts else None
+    dist_sql = _chunks(dist_parts)
+    rows_sql = _chunks(rows_parts)
     # Everything in one compound statement (a single snapshot, no BEGIN/COMMIT round trips), as long
     # as it stays well under SQLite's limit of 500 terms in a compound SELECT.
     terms = ["SELECT -1, value, NULL, NULL, NULL FROM meta WHERE key = 'gen'"]
@@ -190,3 +190,12 @@ def compile_plan(spec: FeatureSpec, streams: dict[tuple, Stream]) -> Plan:
         block_base,
         block_raw,
     )
+
+
+def _chunks(parts: list[str], size: int = 400) -> list[tuple[str, int]]:
+    """UNION ALL the parts in chunks SQLite accepts (at most 500 terms per compound SELECT)."""
+    out = []
+    for i in range(0, len(parts), size):
+        chunk = parts[i : i + size]
+        out.append((" UNION ALL ".join(chunk), sum(p.count("?") for p in chunk)))
+    return out

@@ -629,10 +629,12 @@ class FeatureStore:
         if single:  # one statement: one consistent snapshot without BEGIN/COMMIT
             results: Any = conn.execute(plan.single_sql, num_params + dist_p + rows_p).fetchall()
         else:
-            results = []
-            for sql, params in ((plan.num_sql, num_params), (plan.dist_sql, dist_p), (plan.rows_sql, rows_p)):
-                if sql:
-                    results += conn.execute(sql, params).fetchall()
+            results = conn.execute(plan.num_sql, num_params).fetchall() if plan.num_sql else []
+            for chunks, params in ((plan.dist_sql, dist_p), (plan.rows_sql, rows_p)):
+                i = 0
+                for sql, n in chunks:
+                    results += conn.execute(sql, params[i : i + n]).fetchall()
+                    i += n
         groups = plan.by_gid
         num: dict[int, list] = {}
         dist: dict[int, int] = {}
