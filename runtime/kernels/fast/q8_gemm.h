@@ -18,10 +18,19 @@
 typedef void (*ember_q8_dot_fn)(size_t mr, size_t nr, size_t kp, const int8_t *a, const int8_t *b, int32_t *c,
                                 size_t ldc);
 
+/* Panel GEMM (kernels that have one): C[i * ldc + j] for i < mr <= 8, j < 32 = sum over k < kp of
+ * (A[i * kp + k] ^ 0x80 as u8) * B(k, j), B as two 16-column panels (panel stride kp * 16 bytes) in
+ * VNNI order: for each quad of k, 16 columns x 4 consecutive k bytes. A rows are already XORed with
+ * 0x80 by the caller (panel kernels take unsigned A); a_offset applies as above. */
+typedef void (*ember_q8_panel_fn)(size_t mr, size_t kp, const uint8_t *a, const int8_t *b, int32_t *c, size_t ldc);
+#define EMBER_Q8_PANEL_MR 8
+#define EMBER_Q8_PANEL_NR 32
+
 typedef struct ember_q8_config {
   ember_q8_dot_fn fn;
   int32_t a_offset;
   const char *name;
+  ember_q8_panel_fn panel; /* NULL: rows-of-B dot kernel only */
 } ember_q8_config;
 
 void ember_q8_dot_4x4_scalar(size_t mr, size_t nr, size_t kp, const int8_t *a, const int8_t *b, int32_t *c,
@@ -33,6 +42,7 @@ void ember_q8_dot_2x4_avxvnni(size_t mr, size_t nr, size_t kp, const int8_t *a, 
                               size_t ldc);
 void ember_q8_dot_4x4_avx512vnni(size_t mr, size_t nr, size_t kp, const int8_t *a, const int8_t *b, int32_t *c,
                                  size_t ldc);
+void ember_q8_gemm_8x32_avx512vnni(size_t mr, size_t kp, const uint8_t *a, const int8_t *b, int32_t *c, size_t ldc);
 #endif
 #if defined(__aarch64__)
 void ember_q8_dot_2x4_neon(size_t mr, size_t nr, size_t kp, const int8_t *a, const int8_t *b, int32_t *c,

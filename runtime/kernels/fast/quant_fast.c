@@ -19,8 +19,9 @@ static int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
 typedef struct q8_packed {
   int64_t n, k, kp;
+  const ember_q8_config *cfg; /* chosen at load: the weight layout depends on it */
   int32_t *wsum;
-  int8_t *w; /* [round_up(n, 4)][kp] */
+  int8_t *w; /* cfg->panel: 16-column VNNI panels [round_up(n, 32) / 16][kp / 4][16][4]; else rows [round_up(n, 4)][kp] */
 } q8_packed;
 
 static int64_t gemm_k(const ember_kargs *a) {
@@ -44,7 +45,9 @@ static int64_t a_rows(const ember_kargs *a) {
 
 static ember_status q8_prepare(const ember_kargs *a, void **packed, uint64_t *packed_bytes,
                                uint64_t *scratch_per_thread) {
-  int64_t n = a->in[1]->dims[0], k = gemm_k(a), kp = round_up(k > 0 ? k : 1, EMBER_Q8_KP), np = round_up(n, 4);
+  const ember_q8_config *cfg = ember_q8_select();
+  int64_t n = a->in[1]->dims[0], k = gemm_k(a), kp = round_up(k > 0 ? k : 1, EMBER_Q8_KP);
+  int64_t np = round_up(n, cfg->panel ? EMBER_Q8_PANEL_NR : 4);
   size_t head = (sizeof(q8_packed) + 63) / 64 * 64, sums = (size_t)round_up(n * 4, 64);
   size_t total = head + sums + (size_t)(np * kp);
   unsigned char *mem = aligned_alloc(64, total);
@@ -54,14 +57,19 @@ static ember_status q8_prepare(const ember_kargs *a, void **packed, uint64_t *pa
   p->n = n;
   p->k = k;
   p->kp = kp;
+  p->cfg = cfg;
   p->wsum = (int32_t *)(mem + head);
   p->w = (int8_t *)(mem + head + sums);
   const int8_t *w = a->in[1]->data;
   for (int64_t j = 0; j < n; j++) {
     int32_t s = 0;
     for (int64_t i = 0; i < k; i++) {
-      p->w[j * kp + i] = w[j * k + i];
-      s += w[j * k + i];
+      int8_t v = w[j * k + i];
+      if (cfg->panel)
+        p->w[(j / 16) * kp * 16 + (i / 4) * 64 + (j % 16) * 4 + i % 4] = v;
+      else
+        p->w[j * kp + i] = v;
+      s += v;
     }
     p->wsum[j] = s;
   }
@@ -118,6 +126,8 @@ static void fill_rows(void *ctx, size_t tile, int thread) {
       }
     }
     memset(dst + k, 0, (size_t)(kp - k));
+    if (j->p->cfg->panel) /* panel kernels read A as unsigned: a + 128 */
+      for (int64_t i = 0; i < kp; i++) dst[i] = (int8_t)((uint8_t)dst[i] ^ 0x80u);
   }
 }
 
@@ -130,7 +140,7 @@ static void gemm_tile(void *ctx, size_t tile, int thread) {
   int64_t m0 = (int64_t)(tile / (size_t)j->tiles_n) * TILE_M, n0 = (int64_t)(tile % (size_t)j->tiles_n) * TILE_N;
   int64_t m1 = m0 + TILE_M < j->m ? m0 + TILE_M : j->m, n1 = n0 + TILE_N < p->n ? n0 + TILE_N : p->n;
   int64_t N = p->n, kp = p->kp;
-  int32_t c[EMBER_Q8_MR * EMBER_Q8_NR];
+  int32_t c[EMBER_Q8_PANEL_MR * EMBER_Q8_PANEL_NR];
   int32_t off = j->cfg->a_offset;
   const int32_t *wsum = p->wsum;
   int dyn = a->op == EMBER_OP_DQLINEAR, conv = a->op == EMBER_OP_QCONV2D;
@@ -148,16 +158,21 @@ static void gemm_tile(void *ctx, size_t tile, int thread) {
   const float *scale = dyn ? NULL : (const float *)a->in[3]->data;
   int8_t *yq = a->out[0]->data;
   int64_t hw = conv ? a->out[0]->dims[2] * a->out[0]->dims[3] : 1;
-  for (int64_t m = m0; m < m1; m += EMBER_Q8_MR) {
-    size_t mr = (size_t)(m1 - m < EMBER_Q8_MR ? m1 - m : EMBER_Q8_MR);
-    for (int64_t n = n0; n < n1; n += EMBER_Q8_NR) {
-      size_t nr = (size_t)(n1 - n < EMBER_Q8_NR ? n1 - n : EMBER_Q8_NR);
-      j->cfg->fn(mr, nr, (size_t)kp, j->arows + m * kp, p->w + n * kp, c, EMBER_Q8_NR);
+  int panel = j->cfg->panel != NULL;
+  int64_t bm = panel ? EMBER_Q8_PANEL_MR : EMBER_Q8_MR, bn = panel ? EMBER_Q8_PANEL_NR : EMBER_Q8_NR;
+  for (int64_t m = m0; m < m1; m += bm) {
+    size_t mr = (size_t)(m1 - m < bm ? m1 - m : bm);
+    for (int64_t n = n0; n < n1; n += bn) {
+      size_t nr = (size_t)(n1 - n < bn ? n1 - n : bn);
+      if (panel)
+        j->cfg->panel(mr, (size_t)kp, (const uint8_t *)(j->arows + m * kp), p->w + n * kp, c, EMBER_Q8_PANEL_NR);
+      else
+        j->cfg->fn(mr, nr, (size_t)kp, j->arows + m * kp, p->w + n * kp, c, EMBER_Q8_PANEL_NR);
       for (size_t r = 0; r < mr; r++) {
         int64_t mm = m + (int64_t)r;
         for (size_t q = 0; q < nr; q++) {
           int64_t nn = n + (int64_t)q;
-          int32_t raw = c[r * EMBER_Q8_NR + q];
+          int32_t raw = c[r * EMBER_Q8_PANEL_NR + q];
           if (dyn) {
             int32_t acc = raw - (off + j->rzp[mm]) * wsum[nn];
             float s = j->rscale[mm] * ws[nn];
@@ -190,7 +205,7 @@ static ember_status q8_eval(const ember_kargs *a) {
   q8_job j;
   j.a = a;
   j.p = a->packed;
-  j.cfg = ember_q8_select();
+  j.cfg = j.p->cfg;
   j.m = a_rows(a);
   j.arows = a->scratch;
   j.rscale = (float *)((unsigned char *)a->scratch + j.m * j.p->kp);
