@@ -35,7 +35,7 @@ int ember_q8_available(const ember_q8_config **out, int max) {
 #if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
   __builtin_cpu_init();
   if (__builtin_cpu_supports("avx2")) ADD(kAvx2);
-#if __GNUC__ >= 11 || defined(__clang__)
+#if __GNUC__ >= 11 && !defined(__clang__) /* clang 14 has no "avxvnni" feature name */
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("avxvnni")) ADD(kAvxVnni);
 #endif
   if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&

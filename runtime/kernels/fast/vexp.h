@@ -14,6 +14,7 @@ static inline float ember_expf_poly(float x) {
   float xc = x > hi ? hi : x;
   int under = xc < lo;
   xc = xc < lo ? lo : xc;
+  xc = xc == xc ? xc : 0.0f; /* NaN: compute on 0 (no float-to-int UB), return NaN below */
   /* n = round(x / ln2) via the 1.5 * 2^23 trick (exact in float for |x / ln2| < 2^22) */
   const float shifter = 12582912.0f;
   float t = xc * 1.44269504088896341f + shifter;
