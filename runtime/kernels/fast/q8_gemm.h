@@ -18,7 +18,8 @@
 typedef void (*ember_q8_dot_fn)(size_t mr, size_t nr, size_t kp, const int8_t *a, const int8_t *b, int32_t *c,
                                 size_t ldc);
 
-/* Panel GEMM (kernels that have one): C[i * ldc + j] for i < mr <= 8, j < 32 = sum over k < kp of
+/* Panel GEMM (kernels that have one; kp is then a multiple of 4 only, rows need no alignment):
+ * C[i * ldc + j] for i < mr <= 8, j < 32 = sum over k < kp of
  * (A[i * kp + k] ^ 0x80 as u8) * B(k, j), B as two 16-column panels (panel stride kp * 16 bytes) in
  * VNNI order: for each quad of k, 16 columns x 4 consecutive k bytes. A rows are already XORed with
  * 0x80 by the caller (panel kernels take unsigned A); a_offset applies as above. */

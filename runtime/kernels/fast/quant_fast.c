@@ -46,7 +46,8 @@ static int64_t a_rows(const ember_kargs *a) {
 static ember_status q8_prepare(const ember_kargs *a, void **packed, uint64_t *packed_bytes,
                                uint64_t *scratch_per_thread) {
   const ember_q8_config *cfg = ember_q8_select();
-  int64_t n = a->in[1]->dims[0], k = gemm_k(a), kp = round_up(k > 0 ? k : 1, EMBER_Q8_KP);
+  /* dot kernels step 64 bytes of K at a time; panel kernels 4 (a quad), so small K wastes little */
+  int64_t n = a->in[1]->dims[0], k = gemm_k(a), kp = round_up(k > 0 ? k : 1, cfg->panel ? 4 : EMBER_Q8_KP);
   int64_t np = round_up(n, cfg->panel ? EMBER_Q8_PANEL_NR : 4);
   size_t head = (sizeof(q8_packed) + 63) / 64 * 64, sums = (size_t)round_up(n * 4, 64);
   size_t total = head + sums + (size_t)(np * kp);
@@ -98,6 +99,24 @@ static void fill_rows(void *ctx, size_t tile, int thread) {
   const ember_kargs *a = j->a;
   int64_t kp = j->p->kp, k = j->p->k;
   int64_t r0 = (int64_t)tile * j->rows_per_tile, r1 = r0 + j->rows_per_tile < j->m ? r0 + j->rows_per_tile : j->m;
+  if (a->op == EMBER_OP_QCONV2D && a->in[1]->dims[2] == 1 && a->in[1]->dims[3] == 1 &&
+      ember_attr_i(a, EMBER_A_QCONV2D_STRIDE_H) == 1 && ember_attr_i(a, EMBER_A_QCONV2D_STRIDE_W) == 1 &&
+      ember_attr_i(a, EMBER_A_QCONV2D_PAD_H) == 0 && ember_attr_i(a, EMBER_A_QCONV2D_PAD_W) == 0) {
+    /* 1x1 conv: im2col is a transpose; walk each channel plane contiguously */
+    int64_t C = a->in[0]->dims[1], hw = a->in[0]->dims[2] * a->in[0]->dims[3];
+    const int8_t *x = a->in[0]->data;
+    uint8_t flip = j->p->cfg->panel ? 0x80u : 0u;
+    for (int64_t r = r0; r < r1; r++) memset(j->arows + r * kp + k, flip, (size_t)(kp - k));
+    for (int64_t r = r0; r < r1;) {
+      int64_t n = r / hw, e = (n + 1) * hw < r1 ? (n + 1) * hw : r1; /* rows of one image */
+      for (int64_t c = 0; c < C; c++) {
+        const int8_t *src = x + (n * C + c) * hw - n * hw;
+        for (int64_t q = r; q < e; q++) j->arows[q * kp + c] = (int8_t)((uint8_t)src[q] ^ flip);
+      }
+      r = e;
+    }
+    return;
+  }
   for (int64_t r = r0; r < r1; r++) {
     int8_t *dst = j->arows + r * kp;
     if (a->op == EMBER_OP_QLINEAR) {
