@@ -12,7 +12,7 @@
 
 static const ember_q8_config kScalar = {ember_q8_dot_4x4_scalar, 0, "q8_dot_4x4_scalar", NULL};
 #if defined(__x86_64__) || defined(__i386__)
-static const ember_q8_config kAvx2 = {ember_q8_dot_2x4_avx2, 0, "q8_dot_2x4_avx2", NULL};
+static const ember_q8_config kAvx2 = {ember_q8_dot_2x4_avx2, 0, "q8_gemm_8x32_avx2", ember_q8_gemm_8x32_avx2};
 static const ember_q8_config kAvxVnni = {ember_q8_dot_2x4_avxvnni, 128, "q8_dot_2x4_avxvnni", NULL};
 static const ember_q8_config kAvx512Vnni = {ember_q8_dot_4x4_avx512vnni, 128, "q8_gemm_8x32_avx512vnni",
                                              ember_q8_gemm_8x32_avx512vnni};

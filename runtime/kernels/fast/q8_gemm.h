@@ -19,10 +19,10 @@ typedef void (*ember_q8_dot_fn)(size_t mr, size_t nr, size_t kp, const int8_t *a
                                 size_t ldc);
 
 /* Panel GEMM (kernels that have one; kp is then a multiple of 4 only, rows need no alignment):
- * C[i * ldc + j] for i < mr <= 8, j < 32 = sum over k < kp of
- * (A[i * kp + k] ^ 0x80 as u8) * B(k, j), B as two 16-column panels (panel stride kp * 16 bytes) in
- * VNNI order: for each quad of k, 16 columns x 4 consecutive k bytes. A rows are already XORed with
- * 0x80 by the caller (panel kernels take unsigned A); a_offset applies as above. */
+ * C[i * ldc + j] for i < mr <= 8, j < 32 = sum over k < kp of A'[i * kp + k] * B(k, j), where A' is the
+ * A row as stored: XORed with 0x80 by the caller (read as u8, = a + 128) when a_offset is 128 (VNNI),
+ * plain signed int8 when a_offset is 0; so C = raw sum + a_offset * colsum(B), as above. B is two
+ * 16-column panels (panel stride kp * 16 bytes) in VNNI order: per quad of k, 16 columns x 4 k bytes. */
 typedef void (*ember_q8_panel_fn)(size_t mr, size_t kp, const uint8_t *a, const int8_t *b, int32_t *c, size_t ldc);
 #define EMBER_Q8_PANEL_MR 8
 #define EMBER_Q8_PANEL_NR 32
@@ -43,6 +43,7 @@ void ember_q8_dot_2x4_avxvnni(size_t mr, size_t nr, size_t kp, const int8_t *a, 
                               size_t ldc);
 void ember_q8_dot_4x4_avx512vnni(size_t mr, size_t nr, size_t kp, const int8_t *a, const int8_t *b, int32_t *c,
                                  size_t ldc);
+void ember_q8_gemm_8x32_avx2(size_t mr, size_t kp, const uint8_t *a, const int8_t *b, int32_t *c, size_t ldc);
 void ember_q8_gemm_8x32_avx512vnni(size_t mr, size_t kp, const uint8_t *a, const int8_t *b, int32_t *c, size_t ldc);
 #endif
 #if defined(__aarch64__)

@@ -105,7 +105,7 @@ static void fill_rows(void *ctx, size_t tile, int thread) {
     /* 1x1 conv: im2col is a transpose; walk each channel plane contiguously */
     int64_t C = a->in[0]->dims[1], hw = a->in[0]->dims[2] * a->in[0]->dims[3];
     const int8_t *x = a->in[0]->data;
-    uint8_t flip = j->p->cfg->panel ? 0x80u : 0u;
+    uint8_t flip = j->p->cfg->a_offset ? 0x80u : 0u;
     for (int64_t r = r0; r < r1; r++) memset(j->arows + r * kp + k, flip, (size_t)(kp - k));
     for (int64_t r = r0; r < r1;) {
       int64_t n = r / hw, e = (n + 1) * hw < r1 ? (n + 1) * hw : r1; /* rows of one image */
@@ -145,7 +145,7 @@ static void fill_rows(void *ctx, size_t tile, int thread) {
       }
     }
     memset(dst + k, 0, (size_t)(kp - k));
-    if (j->p->cfg->panel) /* panel kernels read A as unsigned: a + 128 */
+    if (j->p->cfg->a_offset) /* VNNI kernels read A as unsigned: a + 128 */
       for (int64_t i = 0; i < kp; i++) dst[i] = (int8_t)((uint8_t)dst[i] ^ 0x80u);
   }
 }
