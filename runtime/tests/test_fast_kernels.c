@@ -208,14 +208,16 @@ static void test_linear(ember_pool *pool) {
 }
 
 static void test_conv(ember_pool *pool) {
-  for (int trial = 0; trial < 60; trial++) {
+  for (int trial = 0; trial < 90; trial++) {
     int64_t groups = trial % 4 == 0 ? (int64_t)irand(2, 5) : 1;
     int depthwise = trial % 5 == 1;
     int64_t cg = depthwise ? 1 : (int64_t)irand(1, 9), og = depthwise ? 1 : (int64_t)irand(1, 13);
     if (depthwise) groups = (int64_t)irand(1, 12);
     if (trial % 10 == 3) og = (int64_t)irand(97, 230); /* more output channels than one tile holds */
+    int unit_stride = depthwise && trial % 2 == 0;     /* the padded-plane depthwise path */
     int64_t n = (int64_t)irand(1, 2), c = cg * groups, o = og * groups;
     int64_t kh = (int64_t)irand(1, 5), kw = (int64_t)irand(1, 5), sh = (int64_t)irand(1, 3), sw = (int64_t)irand(1, 3);
+    if (unit_stride) sh = sw = 1;
     int64_t dh = (int64_t)irand(1, 2), dw = (int64_t)irand(1, 2), ph = (int64_t)irand(0, 2), pw = (int64_t)irand(0, 2);
     int64_t h = (int64_t)irand(1, 19) + dh * (kh - 1), wd = (int64_t)irand(1, 23) + dw * (kw - 1);
     int64_t oh = (h + 2 * ph - dh * (kh - 1) - 1) / sh + 1, ow = (wd + 2 * pw - dw * (kw - 1) - 1) / sw + 1;

@@ -74,3 +74,12 @@ const ember_f32_vec_ops *ember_f32_vec(void) {
 #endif
   return &ember_f32_vec_ops_scalar;
 }
+
+ember_f32_dwconv_padded_fn ember_f32_dwconv_padded(void) {
+  if (force_scalar()) return ember_f32_dwconv_padded_scalar;
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return ember_f32_dwconv_padded_avx2;
+#endif
+  return ember_f32_dwconv_padded_scalar;
+}

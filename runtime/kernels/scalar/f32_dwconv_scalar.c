@@ -3,4 +3,5 @@
 
 #include "../fast/f32_dwconv.h"
 #define EMBER_DWCONV_FN ember_f32_dwconv_plane_scalar
+#define EMBER_DWCONV_PADDED_FN ember_f32_dwconv_padded_scalar
 #include "../fast/f32_dwconv.inc"

@@ -3,4 +3,5 @@
 
 #include "../fast/f32_dwconv.h"
 #define EMBER_DWCONV_FN ember_f32_dwconv_plane_avx2
+#define EMBER_DWCONV_PADDED_FN ember_f32_dwconv_padded_avx2
 #include "../fast/f32_dwconv.inc"
