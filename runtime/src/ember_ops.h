@@ -3,7 +3,7 @@
 #define EMBER_OPS_H
 
 #define EMBER_MAX_RANK 8
-#define EMBER_OP_ID_LIMIT 107
+#define EMBER_OP_ID_LIMIT 108
 
 /* dtypes */
 #define EMBER_DTYPE_F32 1
@@ -94,6 +94,7 @@
 #define EMBER_OP_DQLINEAR 104
 #define EMBER_OP_Q4LINEAR 105
 #define EMBER_OP_Q4EMBEDDING 106
+#define EMBER_OP_Q8EMBEDDING 107
 
 /* attribute slots: EMBER_A_<OP>_<ATTR> is the slot index, EMBER_NSLOTS_<OP> the count */
 #define EMBER_A_CONV2D_STRIDE_H 0
@@ -275,6 +276,7 @@
 #define EMBER_NSLOTS_Q4LINEAR 4
 #define EMBER_A_Q4EMBEDDING_GROUP_SIZE 0
 #define EMBER_NSLOTS_Q4EMBEDDING 1
+#define EMBER_NSLOTS_Q8EMBEDDING 0
 
 /* X-macro: name, id, min inputs, max inputs, outputs, slots */
 #define EMBER_OP_LIST(X) \
@@ -345,5 +347,6 @@
   X(dqlinear, 104, 3, 4, 1, 3) \
   X(q4linear, 105, 3, 4, 1, 4) \
   X(q4embedding, 106, 3, 3, 1, 1) \
+  X(q8embedding, 107, 3, 3, 1, 0) \
 
 #endif /* EMBER_OPS_H */

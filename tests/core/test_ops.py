@@ -328,6 +328,11 @@ case(
     ],
     {"group_size": 32},
 )
+case(
+    "q8embedding",
+    [_i8(6, 5), r(6, lo=0.01, hi=0.1), rng.integers(0, 6, (2, 3)).astype(np.int64)],
+    {},
+)
 
 IDS = [f"{c[0]}-{i}" for i, c in enumerate(CASES)]
 

@@ -161,6 +161,8 @@ def test_minilm_int8_dynamic(minilm) -> None:  # type: ignore[no-untyped-def]
     assert cos.min() >= 0.99
     ratio = len(q.to_bytes()) / len(prog.to_bytes())
     print(f"file {ratio:.3f}x fp32")
+    assert q.graph.op_counts().get("q8embedding", 0) >= 1  # word, position and type tables
+    assert ratio <= 0.27
 
 
 def test_minilm_int4_weight(minilm) -> None:  # type: ignore[no-untyped-def]

@@ -208,3 +208,11 @@ def test_fast_kernels_equal_reference(seed: int) -> None:
         fast, ref = prog.load(), prog.load(reference=True)
         np.testing.assert_array_equal(fast(ins[0])[0], ref(ins[0])[0])
         assert fast._p.node_kernel(0).startswith(("q8", "q4"))
+
+
+def test_q8embedding() -> None:
+    w = i8(13, 7, lo=-127)
+    s = rng.uniform(0.01, 0.1, 13).astype(np.float32)
+    idx = rng.integers(0, 13, (3, 4)).astype(np.int32)
+    y = check("q8embedding", [w, s, idx], {}, (0, 1))
+    np.testing.assert_allclose(y, w[idx].astype(np.float64) * s[idx][..., None], rtol=1e-6)

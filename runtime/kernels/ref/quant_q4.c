@@ -112,3 +112,40 @@ ember_status ember_ref_q4embedding_eval(const ember_kargs *a) {
   }
   return EMBER_OK;
 }
+
+/* q8embedding: int8 table [V, D] with one float32 scale per row; row = float(q) * scale[row]. */
+ember_status ember_ref_q8embedding_check(const ember_kargs *a, uint64_t *scratch) {
+  char b1[96], b2[96];
+  *scratch = 0;
+  if (a->n_in != 3 || a->n_out != 1) return KFAIL(a, "q8embedding takes 3 inputs and 1 output");
+  const ember_tensor *w = a->in[0], *s = a->in[1], *idx = a->in[2], *y = a->out[0];
+  if (w->dtype != EMBER_DTYPE_I8 || s->dtype != EMBER_DTYPE_F32 || w->rank != 2 || s->rank != 1 ||
+      s->dims[0] != w->dims[0])
+    return KFAIL(a, "q8embedding expects an i8 table [V, D] and f32 scales [V], got %s and %s", RF_SHAPE(w, b1),
+                 RF_SHAPE(s, b2));
+  if (idx->dtype != EMBER_DTYPE_I32 && idx->dtype != EMBER_DTYPE_I64)
+    return KFAIL(a, "q8embedding indices must be i32 or i64, got %s", ember_dtype_name(idx->dtype));
+  if (y->dtype != EMBER_DTYPE_F32) return KFAIL(a, "q8embedding output must be f32");
+  if (idx->rank + 1 > EMBER_MAX_RANK) return KFAIL(a, "q8embedding: index rank %d too large", (int)idx->rank);
+  int64_t want[EMBER_MAX_RANK];
+  for (int i = 0; i < idx->rank; i++) want[i] = idx->dims[i];
+  want[idx->rank] = w->dims[1];
+  if (!rf_dims_are(y, idx->rank + 1, want))
+    return KFAIL(a, "q8embedding output shape %s does not match indices %s", RF_SHAPE(y, b1), RF_SHAPE(idx, b2));
+  return EMBER_OK;
+}
+
+ember_status ember_ref_q8embedding_eval(const ember_kargs *a) {
+  const ember_tensor *wt = a->in[0], *idx = a->in[2];
+  const int8_t *w = wt->data;
+  const float *sc = a->in[1]->data;
+  float *y = a->out[0]->data;
+  int64_t V = wt->dims[0], D = wt->dims[1];
+  for (int64_t i = 0; i < idx->numel; i++) {
+    int64_t r = idx->dtype == EMBER_DTYPE_I32 ? (int64_t)((const int32_t *)idx->data)[i] : ((const int64_t *)idx->data)[i];
+    if (r < 0 || r >= V)
+      return RF_ERR_RUNTIME(a, "q8embedding: index %lld out of range [0, %lld)", (long long)r, (long long)V);
+    for (int64_t k = 0; k < D; k++) y[i * D + k] = (float)w[r * D + k] * sc[r];
+  }
+  return EMBER_OK;
+}

@@ -1300,6 +1300,25 @@ _def(
 )
 
 
+def _q8embedding_infer(s: list[Shape], d: list[DType], a: Attrs) -> list[tuple[Shape, DType]]:
+    if d[0] != DType.I8 or d[1] != DType.F32 or len(s[0]) != 2 or s[1] != (s[0][0],):
+        raise ValueError(f"q8embedding expects an int8 table [V, D] and float32 scales [V], got {s[:2]}")
+    if d[2] not in (DType.I32, DType.I64):
+        raise ValueError(f"q8embedding indices must be int32 or int64, got {d[2].short}")
+    return [((*s[2], s[0][1]), DType.F32)]
+
+
+_def(
+    "q8embedding",
+    107,
+    ["weight", "scales", "indices"],
+    [],
+    _q8embedding_infer,
+    lambda i, a: [i[0][i[2]].astype(np.float32) * f32(i[1])[i[2]][..., None]],
+    doc="int8 embedding lookup, one float32 scale per row: row = float(q) * scale[row].",
+)
+
+
 def infer(op: OpDef, shapes: list[Shape], dtypes: list[DType], attrs: Attrs) -> list[tuple[Shape, DType]]:
     n = len(shapes)
     if not op.min_inputs <= n <= op.max_inputs:

@@ -53,10 +53,10 @@ def eligible(node: Node, scheme: str, group_size: int = 32) -> str:
         return ""
     if node.op == "embedding":
         w = node.inputs[0]
-        if scheme != "int4-weight":
-            return f"{scheme} does not cover embedding"
-        if not w.is_const or w.dtype != DType.F32 or len(w.shape) != 2 or w.shape[1] % group_size:
-            return f"table is not a constant float32 matrix with a multiple of {group_size} columns"
+        if not w.is_const or w.dtype != DType.F32 or len(w.shape) != 2:
+            return "table is not a constant float32 matrix"
+        if scheme == "int4-weight" and w.shape[1] % group_size:
+            return f"table width {w.shape[1]} is not a multiple of the group size {group_size}"
         return ""
     if node.op not in ("conv2d", "linear"):
         return f"{node.op} is not quantized"
@@ -132,14 +132,16 @@ def rewrite(
         if scheme != "fp32" and eligible(node, scheme, group_size):
             scheme = "fp32"
         y = node.outputs[0]
-        if scheme == "int8":
+        if scheme == "int8" and node.op != "embedding":
             info = _static_int8(g, node, getq, act_params, const, qmap)
-        elif scheme == "int8-dynamic":
+        elif scheme == "int8-dynamic" and node.op != "embedding":
             info = _dynamic_int8(g, node, getf, const, fmap)
         elif scheme == "int4-weight" and node.op == "linear":
             info = _int4_linear(g, node, getf, const, fmap, group_size)
         elif scheme == "int4-weight":
             info = _int4_embedding(g, node, getf, fmap, group_size)
+        elif node.op == "embedding" and scheme in ("int8", "int8-dynamic"):
+            info = _int8_embedding(g, node, getf, fmap, scheme)
         elif node.op in _EXACT_INT8 and node.inputs[0].uid in qmap:
             qv, s, zp = qmap[node.inputs[0].uid]
             r = g.add_node(node.op, [qv], node.attrs, name=node.name, source=node.source)[0]
@@ -247,3 +249,13 @@ def _int4_embedding(g: Graph, node: Node, getf: Any, fmap: dict, gs: int) -> Lay
     r = g.add_node("q4embedding", ins, {"group_size": gs}, name=node.name, source=node.source)[0]
     fmap[node.outputs[0].uid] = r
     return LayerInfo(node.name, node.op, "int4-weight", _weight_bytes(node), ins[0].nbytes + ins[1].nbytes, 0)
+
+
+def _int8_embedding(g: Graph, node: Node, getf: Any, fmap: dict, scheme: str) -> LayerInfo:
+    w = node.inputs[0]
+    assert w.data is not None
+    wq, ws = int8_per_channel(w.data)  # one symmetric scale per row
+    ins = [g.const(wq, w.name + "_q8"), g.const(ws, w.name + "_scale"), getf(node.inputs[1])]
+    r = g.add_node("q8embedding", ins, {}, name=node.name, source=node.source)[0]
+    fmap[node.outputs[0].uid] = r
+    return LayerInfo(node.name, node.op, scheme, _weight_bytes(node), ins[0].nbytes + ins[1].nbytes, 0)
