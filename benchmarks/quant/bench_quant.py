@@ -39,7 +39,6 @@ def _cos(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def main() -> None:
-    import torch
 
     import ember
     from ember.examples import models
@@ -82,8 +81,6 @@ def main() -> None:
         for k in mods:
             cos = _cos(ref, mods[k](*x)[0])
             rows.append((name, k, ms[k], ms[k] / ms["fp32"], files[k] / files["fp32"], cos))
-        del torch
-        import torch  # noqa: F401  (keep the import local to main)
     print(f"{'model':<18} {'variant':<13} {'ms':>8} {'x fp32':>7} {'file':>6} {'cosine':>8}")
     for r in rows:
         print(f"{r[0]:<18} {r[1]:<13} {r[2]:8.2f} {r[3]:7.2f} {r[4]:6.3f} {r[5]:8.5f}")
