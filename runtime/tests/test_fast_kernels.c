@@ -352,6 +352,35 @@ static void test_elementwise(ember_pool *pool) {
   }
 }
 
+static void test_maxpool(ember_pool *pool) {
+  for (int trial = 0; trial < 40; trial++) {
+    int64_t kh = (int64_t)irand(1, 4), kw = (int64_t)irand(1, 4), sh = (int64_t)irand(1, 3), sw = (int64_t)irand(1, 3);
+    int64_t dh = (int64_t)irand(1, 2), dw = (int64_t)irand(1, 2), ph = (int64_t)irand(0, (size_t)kh / 2);
+    int64_t pw = (int64_t)irand(0, (size_t)kw / 2), ceil_mode = (int64_t)(rnd() & 1);
+    int64_t n = (int64_t)irand(1, 2), c = (int64_t)irand(1, 5);
+    int64_t h = (int64_t)irand(1, 30) + dh * (kh - 1), w = (int64_t)irand(1, 30) + dw * (kw - 1);
+    /* output size exactly as the op table's rule (checked by the reference check below) */
+    int64_t span_h = h + 2 * ph - dh * (kh - 1) - 1, span_w = w + 2 * pw - dw * (kw - 1) - 1;
+    int64_t oh = (ceil_mode ? (span_h + sh - 1) / sh : span_h / sh) + 1;
+    int64_t ow = (ceil_mode ? (span_w + sw - 1) / sw : span_w / sw) + 1;
+    if (ceil_mode && (oh - 1) * sh >= h + ph) oh--;
+    if (ceil_mode && (ow - 1) * sw >= w + pw) ow--;
+    int64_t xd[4] = {n, c, h, w}, yd[4] = {n, c, oh, ow};
+    float *xv = frand_array(n * c * h * w), *yr = calloc((size_t)(n * c * oh * ow), 4), *yf = calloc((size_t)(n * c * oh * ow), 4);
+    ember_tensor x = tensor(4, xd, 0, xv), y1 = tensor(4, yd, 0, yr), y2 = tensor(4, yd, 0, yf);
+    const ember_tensor *in[1] = {&x};
+    int64_t attr[9] = {kh, kw, sh, sw, ph, pw, dh, dw, ceil_mode};
+    char what[128];
+    snprintf(what, sizeof what, "max_pool2d %lldx%lld k%lldx%lld s%lld,%lld d%lld,%lld p%lld,%lld ceil %lld", (long long)h,
+             (long long)w, (long long)kh, (long long)kw, (long long)sh, (long long)sw, (long long)dh, (long long)dw,
+             (long long)ph, (long long)pw, (long long)ceil_mode);
+    compare_op(EMBER_OP_MAX_POOL2D, in, 1, &y1, &y2, attr, 9, pool, what);
+    free(xv);
+    free(yr);
+    free(yf);
+  }
+}
+
 static void test_permute(ember_pool *pool) {
   for (int trial = 0; trial < 40; trial++) {
     int r = (int)irand(2, 5);
@@ -457,6 +486,7 @@ int main(void) {
     test_sdpa(pool);
     test_elementwise(pool);
     test_permute(pool);
+    test_maxpool(pool);
     ember_pool_free(pool);
   }
   printf("%d passed, %d failed\n", g_pass, g_fail);

@@ -399,6 +399,7 @@ extern const ember_fast_kernel ember_fast_binary; /* f32_elementwise.c */
 extern const ember_fast_kernel ember_fast_unary;
 extern const ember_fast_kernel ember_fast_rows;
 extern const ember_fast_kernel ember_fast_permute; /* movement_fast.c */
+extern const ember_fast_kernel ember_fast_maxpool; /* f32_maxpool.c */
 
 static const ember_fast_kernel kLinear = {"f32_linear_gemm", linear_applies, linear_prepare, linear_eval};
 static const ember_fast_kernel kLinearPacked = {"f32_linear_gemm_inplace", linear_packed_applies,
@@ -418,6 +419,7 @@ const ember_fast_kernel *ember_fast_kernel_for(int32_t op) {
     case EMBER_OP_LAYER_NORM: case EMBER_OP_RMS_NORM: case EMBER_OP_SOFTMAX: case EMBER_OP_LOG_SOFTMAX:
       return &ember_fast_rows;
     case EMBER_OP_PERMUTE: return &ember_fast_permute;
+    case EMBER_OP_MAX_POOL2D: return &ember_fast_maxpool;
     case EMBER_OP_CONV2D: return &kConv; /* depthwise nodes are redirected in ember_fast_kernel_select */
     default: return NULL;
   }
