@@ -216,3 +216,50 @@ def test_q8embedding() -> None:
     idx = rng.integers(0, 13, (3, 4)).astype(np.int32)
     y = check("q8embedding", [w, s, idx], {}, (0, 1))
     np.testing.assert_allclose(y, w[idx].astype(np.float64) * s[idx][..., None], rtol=1e-6)
+
+
+def _corrupt_attr(data: bytes, slot: int, value: int) -> bytes:
+    from ember.format import layout as L
+    from tests.core.helpers import fix_crc, section
+
+    off, _size = section(data, L.SECTION_ATTRS)
+    b = bytearray(data)
+    b[off + 8 * slot : off + 8 * slot + 8] = int(value).to_bytes(8, "little", signed=True)
+    return fix_crc(b)
+
+
+@pytest.mark.parametrize(
+    "op,slot,value",
+    [
+        ("qlinear", 0, 500),  # x_zp outside int8
+        ("qlinear", 3, -5),  # qmax < qmin (qmin is 0)
+        ("qconv2d", 6, 0),  # groups 0
+        ("qconv2d", 0, 0),  # stride 0
+        ("qconv2d", 8, -129),  # y_zp outside int8
+        ("q4linear", 0, 3),  # odd group size
+        ("q4linear", 0, 64),  # group size that does not match the scales
+        ("quantize", 0, 0),  # scale 0
+        ("dqlinear", 0, 99),  # unknown activation
+    ],
+)
+def test_loader_rejects_bad_quant_attributes(op: str, slot: int, value: int) -> None:
+    """check() validates every attribute: a corrupt file fails to load with a message, never runs."""
+    from ember.errors import EmberError
+    from ember.runtime import load_bytes
+    from tests.core.helpers import one_op_program
+
+    w, b, s = qparams(4, 32)
+    ins: dict[str, list[np.ndarray]] = {
+        "qlinear": [i8(2, 32), w, b, s],
+        "qconv2d": [i8(1, 2, 5, 5), w.reshape(4, 2, 4, 4), b, s],
+        "q4linear": [f(2, 32), *_q4(4, 32, 32)],
+        "quantize": [f(3, 4)],
+        "dqlinear": [f(2, 32), w, s],
+    }
+    attrs = {"qmin": 0} if op == "qlinear" else {}
+    prog = one_op_program(op, ins[op], attrs, const_inputs=tuple(range(1, len(ins[op]))))
+    load_bytes(prog.to_bytes())  # the intact file loads
+    if op == "quantize":
+        value = int(np.array(0.0).view(np.int64))
+    with pytest.raises(EmberError):
+        load_bytes(_corrupt_attr(prog.to_bytes(), slot, value))
