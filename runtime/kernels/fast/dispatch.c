@@ -55,16 +55,6 @@ ember_f32_dwconv_fn ember_f32_dwconv_plane(void) {
   return ember_f32_dwconv_plane_scalar;
 }
 
-ember_f32_sdpa_row_fn ember_f32_sdpa_row(void) {
-  if (force_scalar()) return ember_f32_sdpa_row_scalar;
-#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
-  __builtin_cpu_init();
-  if (!cap_avx2() && __builtin_cpu_supports("avx512f")) return ember_f32_sdpa_row_avx512;
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return ember_f32_sdpa_row_avx2;
-#endif
-  return ember_f32_sdpa_row_scalar;
-}
-
 const ember_f32_vec_ops *ember_f32_vec(void) {
   if (force_scalar()) return &ember_f32_vec_ops_scalar;
 #if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
@@ -82,4 +72,14 @@ ember_f32_dwconv_padded_fn ember_f32_dwconv_padded(void) {
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return ember_f32_dwconv_padded_avx2;
 #endif
   return ember_f32_dwconv_padded_scalar;
+}
+
+ember_f32_sdpa_softmax_fn ember_f32_sdpa_softmax(void) {
+  if (force_scalar()) return ember_f32_sdpa_softmax_scalar;
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+  __builtin_cpu_init();
+  if (!cap_avx2() && __builtin_cpu_supports("avx512f")) return ember_f32_sdpa_softmax_avx512;
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return ember_f32_sdpa_softmax_avx2;
+#endif
+  return ember_f32_sdpa_softmax_scalar;
 }

@@ -1,12 +1,14 @@
-/* Fast scaled dot-product attention: per (batch, query block) tile, K is transposed once into scratch,
- * then each query row runs the vectorized row kernel (scores for one row at a time: never more than
- * one row of scores exists). Broadcast k/v/mask batch dims, bool or additive masks, is_causal. */
+/* Fast scaled dot-product attention, blocked: per (batch, query block of 32 rows) tile, K and V are
+ * packed into the GEMM microkernels' 16-column panels, the block's scores (32 x S: never the whole
+ * L x S matrix) come from one GEMM, each row is scaled, masked and softmaxed in place, and a second
+ * GEMM multiplies by V. Broadcast k/v/mask batch dims, bool or additive masks, is_causal. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../../src/threadpool.h"
 #include "f32_attention.h"
+#include "f32_gemm.h"
 #include "internal.h"
 
 #define SDPA_ROWS_PER_TILE 32
@@ -22,7 +24,9 @@ typedef struct {
   int64_t bdims[EMBER_MAX_RANK];
   int64_t kstr[EMBER_MAX_RANK], vstr[EMBER_MAX_RANK], mstr[EMBER_MAX_RANK]; /* in elements, 0 = broadcast */
   size_t mask_esize;
-  ember_f32_sdpa_row_fn row;
+  ember_f32_sdpa_softmax_fn softmax;
+  const ember_f32_gemm_config *gemm;
+  size_t kpanels, vpanels;
   uint8_t *scratch;
   uint64_t stride;
 } sdpa_job;
@@ -39,19 +43,43 @@ static void sdpa_tile(void *ctx, size_t tile, int thread) {
     voff += idx * j->vstr[d];
     moff += idx * j->mstr[d];
   }
-  float *kt = (float *)(j->scratch + (size_t)thread * j->stride);
-  float *scores = kt + j->e * j->s;
-  const float *kb = j->k + koff;
-  for (size_t s = 0; s < j->s; s++)
-    for (size_t d = 0; d < j->e; d++) kt[d * j->s + s] = kb[s * j->e + d];
+  float *kp = (float *)(j->scratch + (size_t)thread * j->stride);
+  float *vp = kp + j->kpanels * j->e * 16, *sc = vp + j->vpanels * j->s * 16;
+  const float *kb = j->k + koff, *vb = j->v + voff;
+  /* K as panels of 16 keys (k x 16 with k = E), V as panels of 16 output columns (k = S) */
+  for (size_t p = 0; p < j->kpanels; p++)
+    for (size_t d = 0; d < j->e; d++)
+      for (size_t c = 0; c < 16; c++) {
+        size_t key = p * 16 + c;
+        kp[(p * j->e + d) * 16 + c] = key < j->s ? kb[key * j->e + d] : 0.f;
+      }
+  for (size_t p = 0; p < j->vpanels; p++)
+    for (size_t s = 0; s < j->s; s++)
+      for (size_t c = 0; c < 16; c++) {
+        size_t col = p * 16 + c;
+        vp[(p * j->s + s) * 16 + c] = col < j->ev ? vb[s * j->ev + col] : 0.f;
+      }
   size_t r0 = qb * SDPA_ROWS_PER_TILE, r1 = r0 + SDPA_ROWS_PER_TILE < j->l ? r0 + SDPA_ROWS_PER_TILE : j->l;
+  const size_t mr = j->gemm->mr, nr = j->gemm->nr;
+  const float *q = j->q + (bi * j->l + r0) * j->e;
+  for (size_t r = 0; r < r1 - r0; r += mr) {
+    size_t m = r1 - r0 - r < mr ? r1 - r0 - r : mr;
+    for (size_t c = 0; c < j->s; c += nr)
+      j->gemm->fn(m, j->s - c < nr ? j->s - c : nr, j->e, q + r * j->e, j->e, kp + (c / 16) * j->e * 16, j->e * 16,
+                  sc + r * j->s + c, j->s, 0);
+  }
   for (size_t i = r0; i < r1; i++) {
     size_t lim = j->causal ? (i + 1 < j->s ? i + 1 : j->s) : j->s;
     const void *mrow = NULL;
-    if (j->mask)
-      mrow = j->mask + (size_t)(moff + (int64_t)i * j->mstr[j->rank - 2]) * j->mask_esize;
-    j->row(j->q + (bi * j->l + i) * j->e, j->e, kt, j->s, lim, j->v + voff, j->ev, j->ev, j->scale, mrow,
-           j->mask_bool, (ptrdiff_t)j->mstr[j->rank - 1], scores, j->y + (bi * j->l + i) * j->ev);
+    if (j->mask) mrow = j->mask + (size_t)(moff + (int64_t)i * j->mstr[j->rank - 2]) * j->mask_esize;
+    j->softmax(sc + (i - r0) * j->s, j->s, lim, j->scale, mrow, j->mask_bool, (ptrdiff_t)j->mstr[j->rank - 1]);
+  }
+  float *y = j->y + (bi * j->l + r0) * j->ev;
+  for (size_t r = 0; r < r1 - r0; r += mr) {
+    size_t m = r1 - r0 - r < mr ? r1 - r0 - r : mr;
+    for (size_t c = 0; c < j->ev; c += nr)
+      j->gemm->fn(m, j->ev - c < nr ? j->ev - c : nr, j->s, sc + r * j->s, j->s, vp + (c / 16) * j->s * 16, j->s * 16,
+                  y + r * j->ev + c, j->ev, 0);
   }
 }
 
@@ -66,8 +94,11 @@ static ember_status sdpa_prepare(const ember_kargs *a, void **packed, uint64_t *
   int r = k->rank;
   *packed = NULL;
   *bytes = 0;
-  /* K transposed + one row of scores; sizes were validated by the reference check */
-  *scratch = (uint64_t)(k->dims[r - 1] * k->dims[r - 2] + k->dims[r - 2]) * sizeof(float);
+  /* K and V panels + one block of scores; sizes were validated by the reference check */
+  const ember_tensor *v = a->in[2];
+  uint64_t e = (uint64_t)k->dims[r - 1], s = (uint64_t)k->dims[r - 2], ev = (uint64_t)v->dims[r - 1];
+  uint64_t kpan = (s + 15) / 16, vpan = (ev + 15) / 16;
+  *scratch = (kpan * e * 16 + vpan * s * 16 + SDPA_ROWS_PER_TILE * s) * sizeof(float);
   return EMBER_OK;
 }
 
@@ -112,11 +143,14 @@ static ember_status sdpa_eval(const ember_kargs *a) {
     j.mask_esize = ember_dtype_size(m->dtype);
   }
   j.qblocks = (j.l + SDPA_ROWS_PER_TILE - 1) / SDPA_ROWS_PER_TILE;
-  j.row = ember_f32_sdpa_row();
+  j.softmax = ember_f32_sdpa_softmax();
+  j.gemm = ember_f32_gemm_select();
+  j.kpanels = (j.s + 15) / 16;
+  j.vpanels = (j.ev + 15) / 16;
   j.scratch = a->scratch;
   j.stride = a->scratch_stride;
   ember_pool_run(a->pool, j.batch * j.qblocks, sdpa_tile, &j);
   return EMBER_OK;
 }
 
-const ember_fast_kernel ember_fast_sdpa = {"f32_sdpa_rowwise", sdpa_applies, sdpa_prepare, sdpa_eval};
+const ember_fast_kernel ember_fast_sdpa = {"f32_sdpa_blocked_gemm", sdpa_applies, sdpa_prepare, sdpa_eval};

@@ -1,9 +1,9 @@
-/* One attention row (kernels/fast/f32_sdpa_row.inc) compiled for avx2. */
+/* Attention row softmax (kernels/fast/f32_sdpa_row.inc) compiled for avx2. */
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "../fast/f32_attention.h"
 #include "../fast/vexp.h"
-#define EMBER_SDPA_ROW_FN ember_f32_sdpa_row_avx2
+#define EMBER_SDPA_SOFTMAX_FN ember_f32_sdpa_softmax_avx2
 #include "../fast/f32_sdpa_row.inc"
