@@ -93,6 +93,15 @@ class Module:
     def metadata(self) -> dict[str, Any]:
         return json.loads(self._p.metadata().decode("utf-8"))
 
+    def feature_spec(self) -> Any:
+        """The FeatureSpec shipped inside the file (`ember.export(..., features=spec)`), or None."""
+        spec = self.metadata.get("user", {}).get("features")
+        if spec is None:
+            return None
+        from ember.features.spec import FeatureSpec
+
+        return FeatureSpec.from_json(json.dumps(spec))
+
     @property
     def memory(self) -> dict[str, int]:
         return {

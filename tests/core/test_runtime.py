@@ -162,3 +162,14 @@ def test_200mb_model_is_mapped_not_copied(tmp_path: Path) -> None:
     grown, y0 = out.stdout.split()
     assert int(grown) < 30e6, f"anonymous memory grew by {int(grown) / 1e6:.1f} MB: weights were copied"
     assert abs(float(y0) - 4096 * 1e-4 * 3200 * 2e-4 * 4096 * 3e-4 * 3200 * 4e-4) < 1e-2
+
+
+def test_feature_spec_travels_inside_the_file(tmp_path: Path) -> None:
+    from ember.features import Feature, FeatureSpec
+
+    spec = FeatureSpec("ranker-v3", [Feature("clicks_7d", event="click", agg="count", window="7d")])
+    model, inputs = models.mlp(sizes=(4, 4))
+    path = ember.export(model, inputs, features=spec).save(tmp_path / "m.ember")
+    got = ember.load(path).feature_spec()
+    assert got is not None and got.to_json() == spec.to_json()
+    assert ember.load(ember.export(model, inputs).save(tmp_path / "n.ember")).feature_spec() is None

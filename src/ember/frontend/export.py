@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import operator
 import warnings
 from typing import Any
@@ -249,8 +250,12 @@ def export(
     *,
     optimize: bool = True,
     metadata: dict[str, Any] | None = None,
+    features: Any = None,
 ) -> Program:
-    """torch.nn.Module (or ExportedProgram) + example inputs → optimized, planned `ember.Program`."""
+    """torch.nn.Module (or ExportedProgram) + example inputs → optimized, planned `ember.Program`.
+
+    `features`: an `ember.features.FeatureSpec` to ship inside the file (read it back with
+    `Module.feature_spec()`), so a model and the features it was trained on travel together."""
     from ember.passes.pipeline import compile_graph
 
     if isinstance(model, torch.export.ExportedProgram):
@@ -268,4 +273,6 @@ def export(
         ep = ep.run_decompositions(_decomposition_table())
     graph = lower(ep)
     meta = {"source_model_sha256": _model_hash(ep), **(metadata or {})}
+    if features is not None:
+        meta["features"] = json.loads(features.to_json())
     return compile_graph(graph, optimize=optimize, metadata=meta)
