@@ -3,7 +3,7 @@
 #define EMBER_OPS_H
 
 #define EMBER_MAX_RANK 8
-#define EMBER_OP_ID_LIMIT 108
+#define EMBER_OP_ID_LIMIT 109
 
 /* dtypes */
 #define EMBER_DTYPE_F32 1
@@ -95,6 +95,7 @@
 #define EMBER_OP_Q4LINEAR 105
 #define EMBER_OP_Q4EMBEDDING 106
 #define EMBER_OP_Q8EMBEDDING 107
+#define EMBER_OP_QADD 108
 
 /* attribute slots: EMBER_A_<OP>_<ATTR> is the slot index, EMBER_NSLOTS_<OP> the count */
 #define EMBER_A_CONV2D_STRIDE_H 0
@@ -277,6 +278,14 @@
 #define EMBER_A_Q4EMBEDDING_GROUP_SIZE 0
 #define EMBER_NSLOTS_Q4EMBEDDING 1
 #define EMBER_NSLOTS_Q8EMBEDDING 0
+#define EMBER_A_QADD_A_ZP 0
+#define EMBER_A_QADD_B_ZP 1
+#define EMBER_A_QADD_Y_ZP 2
+#define EMBER_A_QADD_A_MULT 3
+#define EMBER_A_QADD_B_MULT 4
+#define EMBER_A_QADD_QMIN 5
+#define EMBER_A_QADD_QMAX 6
+#define EMBER_NSLOTS_QADD 7
 
 /* X-macro: name, id, min inputs, max inputs, outputs, slots */
 #define EMBER_OP_LIST(X) \
@@ -348,5 +357,6 @@
   X(q4linear, 105, 3, 4, 1, 4) \
   X(q4embedding, 106, 3, 3, 1, 1) \
   X(q8embedding, 107, 3, 3, 1, 0) \
+  X(qadd, 108, 2, 2, 1, 7) \
 
 #endif /* EMBER_OPS_H */

@@ -83,6 +83,7 @@ static const ember_kernel kTable[EMBER_OP_ID_LIMIT] = {
     K(Q4LINEAR, q4linear, F32),
     K(Q4EMBEDDING, q4embedding, U8),
     K(Q8EMBEDDING, q8embedding, I8),
+    K(QADD, qadd, I8),
 };
 
 const ember_kernel *ember_kernel_for(int32_t op) {

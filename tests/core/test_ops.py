@@ -328,6 +328,7 @@ case(
     ],
     {"group_size": 32},
 )
+case("qadd", [_i8(2, 9), _i8(2, 9)], {"a_zp": 3, "b_zp": -4, "y_zp": 1, "a_mult": 0.7, "b_mult": 1.3})
 case(
     "q8embedding",
     [_i8(6, 5), r(6, lo=0.01, hi=0.1), rng.integers(0, 6, (2, 3)).astype(np.int64)],

@@ -222,3 +222,29 @@ def test_cli_export_quantize(tmp_path, digits_cnn) -> None:  # type: ignore[no-u
     assert mod.metadata["user"]["quantization"]["scheme"] == "int8"
     (y,) = mod(xte[:BATCH])
     assert y.shape == (BATCH, 10)
+
+
+def test_residual_add_stays_int8() -> None:
+    class Res(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.c1, self.c2, self.c3 = (
+                nn.Conv2d(3, 8, 3, padding=1),
+                nn.Conv2d(8, 8, 3, padding=1),
+                nn.Conv2d(8, 4, 1),
+            )
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            h = torch.relu(self.c1(x))
+            return self.c3(torch.relu(h + self.c2(h)))
+
+    torch.manual_seed(0)
+    m = Res().eval()
+    x = torch.randn(2, 3, 9, 9)
+    prog = ember.export(m, (x,))
+    q = ember.quantize(prog, calibration=[torch.randn(2, 3, 9, 9).numpy() for _ in range(4)], scheme="int8")
+    ops = q.graph.op_counts()
+    assert ops.get("qadd") == 1 and ops.get("dequantize") == 1 and "add" not in ops
+    assert q.quant_summary["output_cosine"] > 0.999
+    (fast,) = q.load()(x.numpy())
+    np.testing.assert_array_equal(fast, q.load(reference=True)(x.numpy())[0])

@@ -263,3 +263,13 @@ def test_loader_rejects_bad_quant_attributes(op: str, slot: int, value: int) -> 
         value = int(np.array(0.0).view(np.int64))
     with pytest.raises(EmberError):
         load_bytes(_corrupt_attr(prog.to_bytes(), slot, value))
+
+
+def test_qadd() -> None:
+    a, b = i8(3, 5, 7), i8(3, 5, 7)
+    attrs = {"a_zp": -3, "b_zp": 9, "y_zp": -2, "a_mult": 0.61, "b_mult": 1.7, "qmin": -2, "qmax": 120}
+    y = check("qadd", [a, b], attrs, ())
+    ideal = np.clip(
+        np.round((a.astype(np.float64) + 3) * 0.61 + (b.astype(np.float64) - 9) * 1.7) - 2, -2, 120
+    )
+    assert np.abs(y - ideal).max() <= 1

@@ -45,6 +45,7 @@ EMBER_DECLARE_KERNEL(dqlinear)
 EMBER_DECLARE_KERNEL(q4linear)
 EMBER_DECLARE_KERNEL(q4embedding)
 EMBER_DECLARE_KERNEL(q8embedding)
+EMBER_DECLARE_KERNEL(qadd)
 EMBER_DECLARE_KERNEL(qany_max_pool2d) /* max_pool2d: f32 -> max_pool2d, i8 -> quant_pool.c */
 EMBER_DECLARE_KERNEL(qany_reshape)    /* reshape: any dtype including i8 */
 

@@ -1319,6 +1319,44 @@ _def(
 )
 
 
+def _qadd_infer(s: list[Shape], d: list[DType], a: Attrs) -> list[tuple[Shape, DType]]:
+    if d[0] != DType.I8 or d[1] != DType.I8 or s[0] != s[1]:
+        raise ValueError(f"qadd expects two int8 tensors of one shape, got {s[0]} and {s[1]}")
+    _qcheck_attrs(a, ["a_zp", "b_zp", "y_zp", "qmin", "qmax"])
+    for n in ("a_mult", "b_mult"):
+        m = float(np.float32(a[n]))
+        if not (m > 0 and math.isfinite(m)):
+            raise ValueError(f"qadd: {n} must be positive and finite, got {a[n]}")
+    return [(s[0], DType.I8)]
+
+
+def _qadd_ref(i: list[np.ndarray], a: Attrs) -> list[np.ndarray]:
+    va = (i[0].astype(np.int32) - a["a_zp"]).astype(np.float32) * np.float32(a["a_mult"])
+    vb = (i[1].astype(np.int32) - a["b_zp"]).astype(np.float32) * np.float32(a["b_mult"])
+    return [q_saturate(va + vb, a["y_zp"], a["qmin"], a["qmax"])]
+
+
+_def(
+    "qadd",
+    108,
+    ["a", "b"],
+    [
+        AttrSpec("a_zp", "int", 0),
+        AttrSpec("b_zp", "int", 0),
+        AttrSpec("y_zp", "int", 0),
+        AttrSpec("a_mult", "float", 1.0),
+        AttrSpec("b_mult", "float", 1.0),
+        AttrSpec("qmin", "int", -128),
+        AttrSpec("qmax", "int", 127),
+    ],
+    _qadd_infer,
+    _qadd_ref,
+    category="elementwise",
+    doc="int8 add of same-shape tensors: saturate(float(a - a_zp) * a_mult + float(b - b_zp) * b_mult, y_zp) "
+    "with a_mult = a_scale / y_scale, b_mult = b_scale / y_scale; clamp [qmin, qmax] (fused activation).",
+)
+
+
 def infer(op: OpDef, shapes: list[Shape], dtypes: list[DType], attrs: Attrs) -> list[tuple[Shape, DType]]:
     n = len(shapes)
     if not op.min_inputs <= n <= op.max_inputs:

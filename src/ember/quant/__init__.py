@@ -126,6 +126,7 @@ def quantize(
             taps.add(n.outputs[0].uid)
             if n.op != "embedding":
                 taps.add(n.inputs[0].uid)
+        taps.update(n.outputs[0].uid for n in src.nodes if n.op == "add")  # candidates for qadd
         taps_l = sorted(taps)
         obs = {u: make_observer(observer) for u in taps_l}
         for i, d in enumerate(tapped_runs(src, taps_l, batches)):

@@ -142,6 +142,20 @@ def rewrite(
             info = _int4_embedding(g, node, getf, fmap, group_size)
         elif node.op == "embedding" and scheme in ("int8", "int8-dynamic"):
             info = _int8_embedding(g, node, getf, fmap, scheme)
+        elif _qadd_ok(node, qmap, ranges):
+            (qa, sa, za), (qb, sb, zb) = qmap[node.inputs[0].uid], qmap[node.inputs[1].uid]
+            ys, yz = act_params(y)
+            attrs = {
+                "a_zp": za,
+                "b_zp": zb,
+                "y_zp": yz,
+                "a_mult": sa / ys,
+                "b_mult": sb / ys,
+                "qmin": yz if node.attrs.get("act", Act.NONE) == Act.RELU else -128,
+            }
+            r = g.add_node("qadd", [qa, qb], attrs, name=node.name, source=node.source)[0]
+            qmap[y.uid] = (r, ys, yz)
+            continue
         elif node.op in _EXACT_INT8 and node.inputs[0].uid in qmap:
             qv, s, zp = qmap[node.inputs[0].uid]
             r = g.add_node(node.op, [qv], node.attrs, name=node.name, source=node.source)[0]
@@ -164,6 +178,20 @@ def rewrite(
             info.new_out = getf(by_uid[info.out_uid])
         g.outputs = g.outputs + [i.new_out for i in out.layers if i.new_out is not None]
     return out
+
+
+def _qadd_ok(node: Node, qmap: dict, ranges: Any) -> bool:
+    """An add of two int8 tensors of one shape, with no or a relu epilogue and a calibrated output."""
+    if node.op != "add" or ranges is None or node.attrs.get("act", Act.NONE) not in (Act.NONE, Act.RELU):
+        return False
+    a, b = node.inputs
+    if a.uid not in qmap or b.uid not in qmap or a.shape != b.shape:
+        return False
+    try:
+        ranges(node.outputs[0].uid)
+    except KeyError:
+        return False
+    return True
 
 
 def _weight_bytes(node: Node) -> int:
