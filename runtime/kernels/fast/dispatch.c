@@ -1,4 +1,5 @@
 /* Pick microkernels by CPU features at run time; the scalar path always works. */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,7 +31,7 @@ static const ember_f32_gemm_config kAvx512 = {ember_f32_gemm_12x32_avx512f, 12, 
 static const ember_f32_gemm_config kNeon = {ember_f32_gemm_6x16_neon, 6, 16, "f32_gemm_6x16_neon", ember_f32_gemv_p16_scalar};
 #endif
 
-const ember_f32_gemm_config *ember_f32_gemm_select(void) {
+static const ember_f32_gemm_config *gemm_select_uncached(void) {
   if (force_scalar()) return &kScalar;
 #if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
   __builtin_cpu_init();
@@ -41,6 +42,20 @@ const ember_f32_gemm_config *ember_f32_gemm_select(void) {
   return &kNeon; /* NEON is architectural on AArch64 */
 #endif
   return &kScalar;
+}
+
+/* Selections are made once per process (CPU features and the environment do not change while
+ * running); atomics make the lazy first call safe from any thread. */
+static _Atomic(const ember_f32_gemm_config *) g_gemm;
+static _Atomic(const ember_f32_vec_ops *) g_vec;
+
+const ember_f32_gemm_config *ember_f32_gemm_select(void) {
+  const ember_f32_gemm_config *c = atomic_load_explicit(&g_gemm, memory_order_acquire);
+  if (!c) {
+    c = gemm_select_uncached();
+    atomic_store_explicit(&g_gemm, c, memory_order_release);
+  }
+  return c;
 }
 
 ember_f32_ukernel ember_f32_gemm_ukernel(void) { return ember_f32_gemm_select()->fn; }
@@ -55,7 +70,7 @@ ember_f32_dwconv_fn ember_f32_dwconv_plane(void) {
   return ember_f32_dwconv_plane_scalar;
 }
 
-const ember_f32_vec_ops *ember_f32_vec(void) {
+static const ember_f32_vec_ops *vec_uncached(void) {
   if (force_scalar()) return &ember_f32_vec_ops_scalar;
 #if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
   __builtin_cpu_init();
@@ -82,4 +97,13 @@ ember_f32_sdpa_softmax_fn ember_f32_sdpa_softmax(void) {
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return ember_f32_sdpa_softmax_avx2;
 #endif
   return ember_f32_sdpa_softmax_scalar;
+}
+
+const ember_f32_vec_ops *ember_f32_vec(void) {
+  const ember_f32_vec_ops *v = atomic_load_explicit(&g_vec, memory_order_acquire);
+  if (!v) {
+    v = vec_uncached();
+    atomic_store_explicit(&g_vec, v, memory_order_release);
+  }
+  return v;
 }
