@@ -189,6 +189,8 @@ static void gemm_tile(void *ctx, size_t tile, int thread) {
         j->cfg->fn(mr, nr, (size_t)kp, j->arows + m * kp, p->w + n * kp, c, EMBER_Q8_PANEL_NR);
       for (size_t r = 0; r < mr; r++) {
         int64_t mm = m + (int64_t)r;
+        int64_t ybase = conv ? (mm / hw) * N * hw + mm % hw : mm * N; /* NCHW: pixel mm, channel 0 */
+        int64_t ystep = conv ? hw : 1;
         for (size_t q = 0; q < nr; q++) {
           int64_t nn = n + (int64_t)q;
           int32_t raw = c[r * EMBER_Q8_PANEL_NR + q];
@@ -201,10 +203,7 @@ static void gemm_tile(void *ctx, size_t tile, int thread) {
           } else {
             int32_t acc = ember_q_bias(bias[nn]) + raw - (off + xzp) * wsum[nn];
             int8_t y = ember_q_requant(acc, scale[nn], yzp, lo, hi);
-            if (conv)
-              yq[((mm / hw) * N + nn) * hw + mm % hw] = y;
-            else
-              yq[mm * N + nn] = y;
+            yq[ybase + nn * ystep] = y;
           }
         }
       }
