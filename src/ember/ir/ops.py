@@ -194,27 +194,7 @@ def _conv2d_infer(s: list[Shape], d: list[DType], a: Attrs) -> list[tuple[Shape,
 
 
 def _conv2d_ref(i: list[np.ndarray], a: Attrs) -> list[np.ndarray]:
-    x, w = i[0].astype(np.float64), i[1].astype(np.float64)
-    n, c, h, wd = x.shape
-    o, cg, kh, kw = w.shape
-    g = a["groups"]
-    sh, sw, ph, pw, dh, dw = a["stride_h"], a["stride_w"], a["pad_h"], a["pad_w"], a["dil_h"], a["dil_w"]
-    (_, _, oh, ow), _ = _conv2d_infer([x.shape, w.shape], [DType.F32] * 2, a)[0]
-    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
-    out = np.zeros((n, o, oh, ow))
-    og = o // g
-    for gi in range(g):
-        xs = xp[:, gi * cg : (gi + 1) * cg]
-        ws = w[gi * og : (gi + 1) * og]
-        for ky in range(kh):
-            for kx in range(kw):
-                patch = xs[
-                    :,
-                    :,
-                    ky * dh : ky * dh + sh * (oh - 1) + 1 : sh,
-                    kx * dw : kx * dw + sw * (ow - 1) + 1 : sw,
-                ]
-                out[:, gi * og : (gi + 1) * og] += np.einsum("nchw,oc->nohw", patch, ws[:, :, ky, kx])
+    out = _conv2d_acc(i[0].astype(np.float64), i[1].astype(np.float64), a)
     if len(i) > 2:
         out += i[2].astype(np.float64)[None, :, None, None]
     return [apply_act(out, a["act"], a["act_min"], a["act_max"])]
