@@ -589,10 +589,19 @@ def _cell(v: dict[str, Any] | None) -> str:
     return "failed: " + _md(msg, 80)
 
 
+def reference_peak(lim: dict[str, Any] | None) -> tuple[float | None, str]:
+    """The FMA peak Ember's GEMM is held to: AVX-512 where the CPU has it (Ember's dispatcher then runs its
+    AVX-512 microkernel), else AVX2."""
+    lim = lim or {}
+    if lim.get("fma_avx512_gflops"):
+        return lim["fma_avx512_gflops"], "AVX-512"
+    return lim.get("fma_avx2_gflops"), "AVX2"
+
+
 def targets(results: dict[str, Any]) -> list[tuple[str, str, str]]:
     """Issue 3's 'done means' lines with the measured value and whether it is met."""
     rows: list[tuple[str, str, str]] = []
-    peak = (results.get("limits") or {}).get("fma_avx2_gflops")
+    peak, isa = reference_peak(results.get("limits"))
     g1 = ((results.get("gemm") or {}).get("threads") or {}).get("1", {}).get("systems")
     if g1:
         em, nb = g1["ember"]["gflops_median"], g1["numpy"]["gflops_median"]
@@ -601,7 +610,7 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, str]]:
             rows.append(
                 (
                     "GEMM 1024^3, 1 thread: >= 80% of FMA peak",
-                    f"{em:.1f} GFLOP/s = {pct:.0f}% of {peak:.1f}",
+                    f"{em:.1f} GFLOP/s = {pct:.0f}% of the {isa} peak {peak:.1f}",
                     "met" if pct >= 80 else f"missed by {80 - pct:.0f} points",
                 )
             )
@@ -775,7 +784,8 @@ def markdown(results: dict[str, Any], plot_rel: str | None) -> str:
             )
         if "fma_avx512_gflops" in lim:
             L.append(
-                f"- the same with AVX-512 (this CPU has avx512f; not the reference): "
+                "- the same with AVX-512 (this CPU has avx512f, so Ember runs its AVX-512 GEMM "
+                "microkernel and this is the reference peak): "
                 f"{lim['fma_avx512_gflops']:.1f} GFLOP/s"
             )
         for t, v in (lim.get("bandwidth_gbs") or {}).items():
@@ -830,10 +840,7 @@ def markdown(results: dict[str, Any], plot_rel: str | None) -> str:
                 f"**{b.get('architecture')}**, {b.get('threading_layer')}"
             )
             if str(b.get("architecture", "")).lower() in ("skylakex", "cooperlake", "sapphirerapids"):
-                blas_line += (
-                    " (an AVX-512 kernel: it can pass the AVX2 peak, which is the reference for Ember's "
-                    "AVX2+FMA kernels)"
-                )
+                blas_line += " (an AVX-512 kernel, like Ember's on this CPU)"
         removed = gemm.get("env_removed") or []
         L += [
             "",
