@@ -104,35 +104,13 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def _inputs_for(mod: Any, npz: str | None, seed: int) -> list[np.ndarray]:
-    if npz:
-        data = np.load(npz)
-        out = []
-        for i, spec in enumerate(mod.inputs):
-            key = spec.name if spec.name in data else f"arr_{i}"
-            if key not in data:
-                raise EmberError(
-                    f"{npz} has no array '{spec.name}' or 'arr_{i}' (it has {list(data.keys())})"
-                )
-            out.append(data[key])
-        return out
-    rng = np.random.default_rng(seed)
-    out = []
-    for spec in mod.inputs:
-        if spec.dtype.kind == "f":
-            out.append(rng.standard_normal(spec.shape).astype(spec.dtype))
-        elif spec.dtype.kind == "b":
-            out.append(np.ones(spec.shape, spec.dtype))
-        else:
-            out.append(rng.integers(0, 2, spec.shape).astype(spec.dtype))
-    return out
-
-
 def cmd_run(args: argparse.Namespace) -> int:
     import ember
 
     mod = ember.load(args.model, threads=args.threads)
-    inputs = _inputs_for(mod, args.input, args.seed)
+    from ember.bench.model import make_inputs
+
+    inputs = make_inputs(mod, args.input, args.seed)
     t0 = time.perf_counter()
     outs = mod(*inputs)
     ms = (time.perf_counter() - t0) * 1e3

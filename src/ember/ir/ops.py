@@ -173,6 +173,18 @@ def same(s: list[Shape], d: list[DType], a: Attrs) -> list[tuple[Shape, DType]]:
 
 
 # --------------------------------------------------------------------------------------- conv/gemm
+# the geometry attributes shared by conv2d and qconv2d (same slots, same meaning)
+CONV_GEOMETRY = (
+    AttrSpec("stride_h", "int", 1),
+    AttrSpec("stride_w", "int", 1),
+    AttrSpec("pad_h", "int", 0),
+    AttrSpec("pad_w", "int", 0),
+    AttrSpec("dil_h", "int", 1),
+    AttrSpec("dil_w", "int", 1),
+    AttrSpec("groups", "int", 1),
+)
+
+
 def _conv_out(n: int, k: int, s: int, p: int, dil: int) -> int:
     return (n + 2 * p - dil * (k - 1) - 1) // s + 1
 
@@ -228,16 +240,7 @@ _def(
     "conv2d",
     1,
     ["x", "weight", "bias?"],
-    [
-        AttrSpec("stride_h", "int", 1),
-        AttrSpec("stride_w", "int", 1),
-        AttrSpec("pad_h", "int", 0),
-        AttrSpec("pad_w", "int", 0),
-        AttrSpec("dil_h", "int", 1),
-        AttrSpec("dil_w", "int", 1),
-        AttrSpec("groups", "int", 1),
-        *EPILOGUE,
-    ],
+    [*CONV_GEOMETRY, *EPILOGUE],
     _conv2d_infer,
     _conv2d_ref,
     doc="2-D convolution, NCHW input, OIHW weight, symmetric padding, fused activation.",
@@ -1130,16 +1133,7 @@ _def(
     "qconv2d",
     102,
     ["x", "weight", "bias", "scale"],
-    [
-        AttrSpec("stride_h", "int", 1),
-        AttrSpec("stride_w", "int", 1),
-        AttrSpec("pad_h", "int", 0),
-        AttrSpec("pad_w", "int", 0),
-        AttrSpec("dil_h", "int", 1),
-        AttrSpec("dil_w", "int", 1),
-        AttrSpec("groups", "int", 1),
-        *_QIO,
-    ],
+    [*CONV_GEOMETRY, *_QIO],
     _qconv2d_infer,
     _qconv2d_ref,
     doc="int8 conv2d (int8 x with zero point x_zp, per-output-channel int8 weight, int32 bias); "
