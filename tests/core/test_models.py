@@ -118,3 +118,28 @@ def test_module_function_target(tmp_path, capsys) -> None:  # type: ignore[no-un
 
     rep = json.loads(capsys.readouterr().out.split("\n", 1)[1])
     assert rep["arena_over_lower_bound"] <= 1.10 and rep["params"] > 0 and rep["op_counts"]["sdpa"] == 2
+
+
+@pytest.mark.parametrize("env", [{"EMBER_MAX_ISA": "avx2"}, {"EMBER_FORCE_SCALAR": "1"}])
+def test_other_isa_paths_match_pytorch(tmp_path, env) -> None:  # type: ignore[no-untyped-def]
+    """The dispatcher picks the widest ISA once per process; run the narrower paths in a subprocess."""
+    import os
+    import subprocess
+    import sys
+
+    model, inputs = models.mobilenet_v2(resolution=64)
+    path = ember.export(model, inputs).save(tmp_path / "m.ember")
+    np.save(tmp_path / "x.npy", inputs[0].numpy())
+    with torch.no_grad():
+        np.save(tmp_path / "want.npy", model(*inputs).numpy())
+    code = (
+        "import numpy as np, ember; "
+        f"m = ember.load({str(path)!r}, threads=2); "
+        f"y = m(np.load({str(tmp_path / 'x.npy')!r}))[0]; "
+        f"print(float(np.abs(y - np.load({str(tmp_path / 'want.npy')!r})).max()))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env={**os.environ, **env}
+    )
+    assert out.returncode == 0, out.stderr
+    assert float(out.stdout.strip()) <= TOL
