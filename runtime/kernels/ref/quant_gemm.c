@@ -71,17 +71,8 @@ ember_status ember_ref_qlinear_eval(const ember_kargs *a) {
 }
 
 /* ------------------------------------------------------------------------------------- qconv2d */
-/* Python: (n + 2p - dil*(k-1) - 1) // s + 1, overflow-checked. */
-static bool qconv_out(int64_t n, int64_t k, int64_t s, int64_t p, int64_t dil, int64_t *o) {
-  int64_t two_p, u, e, span;
-  if (!rf_mul(2, p, &two_p) || !rf_add(n, two_p, &u) || !rf_mul(dil, k - 1, &e)) return false;
-  if (!rf_sub(u, e, &span) || !rf_sub(span, 1, &span)) return false;
-  *o = rf_floordiv(span, s) + 1;
-  return true;
-}
-
 ember_status ember_ref_qconv2d_check(const ember_kargs *a, uint64_t *scratch) {
-  char b1[96], b2[96], b3[96];
+  char b1[96], b2[96];
   *scratch = 0;
   RF_NEED_ATTRS(a, EMBER_NSLOTS_QCONV2D);
   if (a->n_in != 4 || a->n_out != 1) return KFAIL(a, "qconv2d takes 4 inputs and 1 output");
@@ -92,27 +83,10 @@ ember_status ember_ref_qconv2d_check(const ember_kargs *a, uint64_t *scratch) {
   if (st != EMBER_OK) return st;
   st = qio_check(a, EMBER_A_QCONV2D_X_ZP);
   if (st != EMBER_OK) return st;
-  int64_t sh = ember_attr_i(a, EMBER_A_QCONV2D_STRIDE_H), sw = ember_attr_i(a, EMBER_A_QCONV2D_STRIDE_W);
-  int64_t ph = ember_attr_i(a, EMBER_A_QCONV2D_PAD_H), pw = ember_attr_i(a, EMBER_A_QCONV2D_PAD_W);
-  int64_t dh = ember_attr_i(a, EMBER_A_QCONV2D_DIL_H), dw = ember_attr_i(a, EMBER_A_QCONV2D_DIL_W);
-  int64_t g = ember_attr_i(a, EMBER_A_QCONV2D_GROUPS);
-  if (sh < 1 || sw < 1 || dh < 1 || dw < 1 || ph < 0 || pw < 0 || g < 1)
-    return KFAIL(a, "qconv2d: strides and dilations must be >= 1, padding >= 0, groups >= 1");
-  int64_t cin, kk;
-  if (!rf_mul(w->dims[1], g, &cin) || cin != x->dims[1] || w->dims[0] % g)
-    return KFAIL(a, "qconv2d channels: input %s, weight %s, groups %lld", RF_SHAPE(x, b1), RF_SHAPE(w, b2),
-                 (long long)g);
+  int64_t kk;
   if (!rf_mul(w->dims[1], w->dims[2], &kk) || !rf_mul(kk, w->dims[3], &kk) || kk > EMBER_Q_MAX_K)
     return KFAIL(a, "qconv2d: reduction length of weight %s exceeds %d", RF_SHAPE(w, b2), EMBER_Q_MAX_K);
-  int64_t oh, ow;
-  if (!qconv_out(x->dims[2], w->dims[2], sh, ph, dh, &oh) || !qconv_out(x->dims[3], w->dims[3], sw, pw, dw, &ow))
-    return KFAIL(a, "qconv2d attributes overflow");
-  if (oh <= 0 || ow <= 0) return KFAIL(a, "qconv2d output would be empty");
-  int64_t want[4] = {x->dims[0], w->dims[0], oh, ow};
-  if (!rf_dims_are(y, 4, want))
-    return KFAIL(a, "qconv2d output shape %s, expected [%lld, %lld, %lld, %lld] (input %s)", RF_SHAPE(y, b3),
-                 (long long)want[0], (long long)want[1], (long long)oh, (long long)ow, RF_SHAPE(x, b1));
-  return EMBER_OK;
+  return rf_conv_geometry_check(a, "qconv2d", x, w, y);
 }
 
 ember_status ember_ref_qconv2d_eval(const ember_kargs *a) {

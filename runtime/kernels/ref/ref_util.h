@@ -125,4 +125,53 @@ static inline void rf_iter_next(rf_iter *it) {
   }
 }
 
+
+/* conv2d and qconv2d share their geometry attributes in slots 0..6 (CONV_GEOMETRY in ops.py) */
+_Static_assert(EMBER_A_QCONV2D_STRIDE_H == EMBER_A_CONV2D_STRIDE_H && EMBER_A_QCONV2D_STRIDE_W == EMBER_A_CONV2D_STRIDE_W &&
+                   EMBER_A_QCONV2D_PAD_H == EMBER_A_CONV2D_PAD_H && EMBER_A_QCONV2D_PAD_W == EMBER_A_CONV2D_PAD_W &&
+                   EMBER_A_QCONV2D_DIL_H == EMBER_A_CONV2D_DIL_H && EMBER_A_QCONV2D_DIL_W == EMBER_A_CONV2D_DIL_W &&
+                   EMBER_A_QCONV2D_GROUPS == EMBER_A_CONV2D_GROUPS,
+               "conv2d and qconv2d geometry slots differ");
+
+/* output size of one spatial axis, overflow-checked: (n + 2p - dil (k - 1) - 1) / s + 1 */
+static inline bool rf_conv_out(int64_t n, int64_t k, int64_t s, int64_t p, int64_t dil, int64_t *o) {
+  int64_t two_p, u, e, span;
+  if (!rf_mul(2, p, &two_p) || !rf_add(n, two_p, &u)) return false;
+  if (k >= 1) {
+    if (!rf_mul(dil, k - 1, &e)) return false;
+  } else {
+    e = -dil; /* an empty kernel */
+  }
+  if (!rf_sub(u, e, &span) || !rf_sub(span, 1, &span)) return false;
+  *o = rf_floordiv(span, s) + 1;
+  return true;
+}
+
+/* The geometry part of a conv2d/qconv2d check: attribute ranges, channels vs groups, output shape. */
+static inline ember_status rf_conv_geometry_check(const ember_kargs *a, const char *op, const ember_tensor *x,
+                                                  const ember_tensor *w, const ember_tensor *y) {
+  char b1[96], b2[96], b3[96];
+  int64_t sh = ember_attr_i(a, EMBER_A_CONV2D_STRIDE_H), sw = ember_attr_i(a, EMBER_A_CONV2D_STRIDE_W);
+  int64_t ph = ember_attr_i(a, EMBER_A_CONV2D_PAD_H), pw = ember_attr_i(a, EMBER_A_CONV2D_PAD_W);
+  int64_t dh = ember_attr_i(a, EMBER_A_CONV2D_DIL_H), dw = ember_attr_i(a, EMBER_A_CONV2D_DIL_W);
+  int64_t g = ember_attr_i(a, EMBER_A_CONV2D_GROUPS);
+  if (sh < 1 || sw < 1) return KFAIL(a, "%s strides must be >= 1, got %lld, %lld", op, (long long)sh, (long long)sw);
+  if (dh < 1 || dw < 1) return KFAIL(a, "%s dilations must be >= 1, got %lld, %lld", op, (long long)dh, (long long)dw);
+  if (ph < 0 || pw < 0) return KFAIL(a, "%s padding must be >= 0, got %lld, %lld", op, (long long)ph, (long long)pw);
+  if (g < 1) return KFAIL(a, "%s groups must be >= 1, got %lld", op, (long long)g);
+  int64_t cin;
+  if (!rf_mul(w->dims[1], g, &cin) || cin != x->dims[1] || w->dims[0] % g)
+    return KFAIL(a, "%s channels: input %s, weight %s, groups %lld", op, RF_SHAPE(x, b1), RF_SHAPE(w, b2),
+                 (long long)g);
+  int64_t oh, ow;
+  if (!rf_conv_out(x->dims[2], w->dims[2], sh, ph, dh, &oh) || !rf_conv_out(x->dims[3], w->dims[3], sw, pw, dw, &ow))
+    return KFAIL(a, "%s attributes overflow", op);
+  if (oh <= 0 || ow <= 0) return KFAIL(a, "%s output would be empty", op);
+  int64_t want[4] = {x->dims[0], w->dims[0], oh, ow};
+  if (!rf_dims_are(y, 4, want))
+    return KFAIL(a, "%s output shape %s, expected [%lld, %lld, %lld, %lld] (input %s)", op, RF_SHAPE(y, b3),
+                 (long long)want[0], (long long)want[1], (long long)oh, (long long)ow, RF_SHAPE(x, b1));
+  return EMBER_OK;
+}
+
 #endif /* EMBER_REF_UTIL_H */
