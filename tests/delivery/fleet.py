@@ -63,10 +63,13 @@ class Fleet:
         releases now active."""
         t0 = time.monotonic()
 
+        errors: dict[str, str] = {}
+
         def one(c: DeviceClient) -> str:
             try:
                 return c.update("m").status
             except DeliveryError as exc:
+                errors.setdefault(type(exc).__name__, f"{c.device_id}: {exc}")  # first of each kind
                 return type(exc).__name__
 
         with ThreadPoolExecutor(workers) as pool:
@@ -74,7 +77,7 @@ class Fleet:
         counts: dict[str, int] = {}
         for s in statuses:
             counts[s] = counts.get(s, 0) + 1
-        return {"statuses": counts, "seconds": time.monotonic() - t0}
+        return {"statuses": counts, "seconds": time.monotonic() - t0, "errors": errors}
 
     def releases(self) -> list[int | None]:
         return [(c.installed("m") or {}).get("release") for c in self.devices]

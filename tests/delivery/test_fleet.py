@@ -21,7 +21,7 @@ def test_fleet_rollout_and_auto_halt(tmp_path):
         fleet = Fleet(tmp_path / "fleet", env.server.url, env.reg.root_bytes_initial, N, bad={3}, rate=0.5)
 
         first = fleet.check_all()
-        assert first["statuses"] == {"updated": N}, first
+        assert first["statuses"] == {"updated": N}, first  # "errors" holds the first message of each kind
         on2 = {c.device_id for c, r in zip(fleet.devices, fleet.releases(), strict=False) if r == 2}
         assert abs(100 * len(on2) / N - 10) <= 3, len(on2)
 
