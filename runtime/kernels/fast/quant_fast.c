@@ -344,7 +344,7 @@ static const ember_fast_kernel kQ8Dw = {"q8_dwconv_rows", dw_applies, dw_prepare
 extern const ember_fast_kernel ember_q4_linear_kernel; /* q4_linear.c */
 static const ember_fast_kernel kQ8 = {"q8_gemm", q8_applies, q8_prepare, q8_eval};
 
-/* Called from ember_fast_kernel_select (kernels/fast/f32_linear_conv.c) for the quantized ops. */
+/* Called from ember_fast_kernel_select (kernels/fast/f32_linear.c) for the quantized ops. */
 const ember_fast_kernel *ember_quant_fast_kernel_select(const ember_kargs *a) {
   switch (a->op) {
     case EMBER_OP_QLINEAR:

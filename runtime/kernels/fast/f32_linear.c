@@ -1,0 +1,206 @@
+/* Fast fp32 linear on the GEMM microkernels, with weights packed at export (linear_packed) or once at
+ * load (linear), a fused bias + activation epilogue, K blocking for cache, and tiles spread over the
+ * session's thread pool; and the fast-kernel table. Convolutions are in f32_conv.c.
+ * Each is tested against its reference kernel (runtime/tests/test_fast_kernels.c). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../src/threadpool.h"
+#include "f32_gemm.h"
+#include "f32_vec.h"
+#include "internal.h"
+
+#define MROWS_PER_TILE 96  /* linear: rows of x per tile */
+#define NCOLS_PER_TILE 128 /* linear: output columns per tile (8 panels of 16) */
+
+static size_t round_up(size_t v, size_t m) { return (v + m - 1) / m * m; }
+
+static void epilogue(float *c, size_t ldc, size_t rows, size_t cols, const float *bias_col,
+                     const float *bias_row, int act, float lo, float hi) {
+  if (!bias_col && !bias_row && act == EMBER_ACT_NONE) return;
+  const ember_f32_vec_ops *v = ember_f32_vec();
+  for (size_t r = 0; r < rows; r++) v->act_row(c + r * ldc, cols, bias_col, bias_row ? bias_row[r] : 0.f, act, lo, hi);
+}
+
+static int const_f32(const ember_tensor *t) {
+  return t->dtype == EMBER_DTYPE_F32 && t->storage == EMBER_STORAGE_CONST && t->data != NULL;
+}
+
+/* ------------------------------------------------------------------------------------ linear */
+
+static int linear_applies(const ember_kargs *a) {
+  return a->in[0]->dtype == EMBER_DTYPE_F32 && const_f32(a->in[1]) && (a->n_in < 3 || const_f32(a->in[2]));
+}
+
+/* W[N, K] -> panels of 16 output columns: packed[p][k][j] = W[16p + j][k], zero past N. */
+static ember_status linear_prepare(const ember_kargs *a, void **packed, uint64_t *bytes, uint64_t *scratch) {
+  const ember_tensor *w = a->in[1];
+  size_t n = (size_t)w->dims[0], k = (size_t)w->dims[1];
+  size_t panels = (n + EMBER_GEMM_NR - 1) / EMBER_GEMM_NR;
+  size_t total = panels * k * EMBER_GEMM_NR * sizeof(float);
+  float *p = aligned_alloc(EMBER_ALIGN, round_up(total ? total : EMBER_ALIGN, EMBER_ALIGN));
+  if (!p) return ember_fail(a->err, a->err_len, EMBER_ERR_OUT_OF_MEMORY, "cannot pack %zu bytes of weights", total);
+  const float *src = w->data;
+  for (size_t pi = 0; pi < panels; pi++)
+    for (size_t kk = 0; kk < k; kk++)
+      for (size_t j = 0; j < EMBER_GEMM_NR; j++) {
+        size_t col = pi * EMBER_GEMM_NR + j;
+        p[(pi * k + kk) * EMBER_GEMM_NR + j] = col < n ? src[col * k + kk] : 0.f;
+      }
+  *packed = p;
+  *bytes = total;
+  *scratch = 0;
+  return EMBER_OK;
+}
+
+typedef struct {
+  const float *x, *packed, *bias;
+  float *y;
+  size_t m, n, k, panels, mtiles, nr_step, col_blocks;
+  int act;
+  float lo, hi;
+  ember_f32_ukernel uk;
+  size_t mr;
+  ember_f32_gemv_fn gemv;
+} linear_job;
+
+static void linear_tile(void *ctx, size_t tile, int thread) {
+  (void)thread;
+  const linear_job *j = ctx;
+  /* tile = NCOLS_PER_TILE columns x MROWS_PER_TILE rows; inside, K blocks of KC: each B slice
+   * (KC x nr_step) stays in L1 across the row blocks, each A block (rows x KC) in L2 across columns */
+  size_t cb = tile % j->col_blocks, mi = tile / j->col_blocks;
+  size_t row0 = mi * MROWS_PER_TILE, rows = j->m - row0 < MROWS_PER_TILE ? j->m - row0 : MROWS_PER_TILE;
+  size_t tcol0 = cb * NCOLS_PER_TILE, tcols = j->n - tcol0 < NCOLS_PER_TILE ? j->n - tcol0 : NCOLS_PER_TILE;
+  for (size_t pc = 0; pc < j->k; pc += EMBER_GEMM_KC) {
+    size_t kc = j->k - pc < EMBER_GEMM_KC ? j->k - pc : EMBER_GEMM_KC;
+    for (size_t c0 = tcol0; c0 < tcol0 + tcols; c0 += j->nr_step) {
+      size_t nr = tcol0 + tcols - c0 < j->nr_step ? tcol0 + tcols - c0 : j->nr_step;
+      const float *panel = j->packed + (c0 / EMBER_GEMM_NR) * j->k * EMBER_GEMM_NR + pc * EMBER_GEMM_NR;
+      for (size_t r = 0; r < rows; r += j->mr) {
+        size_t mr = rows - r < j->mr ? rows - r : j->mr;
+        j->uk(mr, nr, kc, j->x + (row0 + r) * j->k + pc, j->k, panel, j->k * EMBER_GEMM_NR,
+              j->y + (row0 + r) * j->n + c0, j->n, pc > 0);
+      }
+    }
+  }
+  epilogue(j->y + row0 * j->n + tcol0, j->n, rows, tcols, j->bias ? j->bias + tcol0 : NULL, NULL, j->act, j->lo,
+           j->hi);
+}
+
+#define GEMV_PANELS_PER_TILE 8 /* 128 output columns */
+
+/* rows of x < GEMV_MAX_ROWS: one streaming pass over the weights per row (decode-time shapes) */
+#define GEMV_MAX_ROWS 4
+
+static void gemv_tile(void *ctx, size_t tile, int thread) {
+  (void)thread;
+  const linear_job *j = ctx;
+  size_t col0 = tile * GEMV_PANELS_PER_TILE * EMBER_GEMM_NR;
+  size_t cols = j->n - col0 < GEMV_PANELS_PER_TILE * EMBER_GEMM_NR ? j->n - col0 : GEMV_PANELS_PER_TILE * EMBER_GEMM_NR;
+  for (size_t r = 0; r < j->m; r++) {
+    float *y = j->y + r * j->n + col0;
+    j->gemv(cols, j->k, j->x + r * j->k, j->packed + col0 * j->k, y);
+    epilogue(y, j->n, 1, cols, j->bias ? j->bias + col0 : NULL, NULL, j->act, j->lo, j->hi);
+  }
+}
+
+static void linear_run(const ember_kargs *a, const float *panels, size_t n, size_t k, int act, float lo, float hi) {
+  const ember_tensor *x = a->in[0];
+  linear_job j;
+  j.k = k;
+  j.n = n;
+  j.m = (size_t)(x->numel / (int64_t)j.k);
+  j.x = x->data;
+  j.packed = panels;
+  j.bias = a->n_in > 2 ? a->in[2]->data : NULL;
+  j.y = a->out[0]->data;
+  j.panels = (j.n + EMBER_GEMM_NR - 1) / EMBER_GEMM_NR;
+  j.mtiles = (j.m + MROWS_PER_TILE - 1) / MROWS_PER_TILE;
+  j.act = act;
+  j.lo = lo;
+  j.hi = hi;
+  const ember_f32_gemm_config *cfg = ember_f32_gemm_select();
+  j.uk = cfg->fn;
+  j.mr = cfg->mr;
+  j.nr_step = cfg->nr;
+  j.col_blocks = (j.n + NCOLS_PER_TILE - 1) / NCOLS_PER_TILE;
+  j.gemv = cfg->gemv;
+  if (j.m < GEMV_MAX_ROWS) {
+    ember_pool_run(a->pool, (j.panels + GEMV_PANELS_PER_TILE - 1) / GEMV_PANELS_PER_TILE, gemv_tile, &j);
+    return;
+  }
+  ember_pool_run(a->pool, j.col_blocks * j.mtiles, linear_tile, &j);
+}
+
+static ember_status linear_eval(const ember_kargs *a) {
+  linear_run(a, a->packed, (size_t)a->in[1]->dims[0], (size_t)a->in[1]->dims[1],
+             (int)ember_attr_i(a, EMBER_A_LINEAR_ACT), (float)ember_attr_f(a, EMBER_A_LINEAR_ACT_MIN),
+             (float)ember_attr_f(a, EMBER_A_LINEAR_ACT_MAX));
+  return EMBER_OK;
+}
+
+/* linear_packed: the weight already is in panel layout (packed at export): used in place, no copy. */
+static int linear_packed_applies(const ember_kargs *a) {
+  return a->in[0]->dtype == EMBER_DTYPE_F32 && a->in[1]->dtype == EMBER_DTYPE_F32 &&
+         ((uintptr_t)a->in[1]->data % 32 == 0 || a->in[1]->data == NULL);
+}
+
+static ember_status linear_packed_prepare(const ember_kargs *a, void **packed, uint64_t *bytes, uint64_t *scratch) {
+  (void)a;
+  *packed = NULL;
+  *bytes = 0;
+  *scratch = 0;
+  return EMBER_OK;
+}
+
+static ember_status linear_packed_eval(const ember_kargs *a) {
+  linear_run(a, a->in[1]->data, (size_t)ember_attr_i(a, EMBER_A_LINEAR_PACKED_N), (size_t)a->in[1]->dims[1],
+             (int)ember_attr_i(a, EMBER_A_LINEAR_PACKED_ACT), (float)ember_attr_f(a, EMBER_A_LINEAR_PACKED_ACT_MIN),
+             (float)ember_attr_f(a, EMBER_A_LINEAR_PACKED_ACT_MAX));
+  return EMBER_OK;
+}
+
+/* ------------------------------------------------------------------------------------ table */
+
+extern const ember_fast_kernel ember_fast_sdpa;   /* f32_attention.c */
+extern const ember_fast_kernel ember_fast_binary; /* f32_elementwise.c */
+extern const ember_fast_kernel ember_fast_unary;
+extern const ember_fast_kernel ember_fast_rows;
+extern const ember_fast_kernel ember_fast_permute; /* movement_fast.c */
+extern const ember_fast_kernel ember_fast_maxpool; /* f32_maxpool.c */
+extern const ember_fast_kernel ember_fast_conv;    /* f32_conv.c */
+extern const ember_fast_kernel ember_fast_dwconv;
+int ember_fast_dwconv_applies(const ember_kargs *a);
+
+static const ember_fast_kernel kLinear = {"f32_linear_gemm", linear_applies, linear_prepare, linear_eval};
+static const ember_fast_kernel kLinearPacked = {"f32_linear_gemm_inplace", linear_packed_applies,
+                                                 linear_packed_prepare, linear_packed_eval};
+
+const ember_fast_kernel *ember_fast_kernel_for(int32_t op) {
+  switch (op) {
+    case EMBER_OP_LINEAR: return &kLinear;
+    case EMBER_OP_LINEAR_PACKED: return &kLinearPacked;
+    case EMBER_OP_SDPA: return &ember_fast_sdpa;
+    case EMBER_OP_ADD: case EMBER_OP_SUB: case EMBER_OP_MUL: case EMBER_OP_DIV: case EMBER_OP_MAXIMUM:
+    case EMBER_OP_MINIMUM: return &ember_fast_binary;
+    case EMBER_OP_RELU: case EMBER_OP_SIGMOID: case EMBER_OP_TANH: case EMBER_OP_SILU: case EMBER_OP_EXP:
+    case EMBER_OP_NEG: case EMBER_OP_SQRT: case EMBER_OP_RSQRT: case EMBER_OP_RECIPROCAL: case EMBER_OP_ABS:
+    case EMBER_OP_HARDSWISH: case EMBER_OP_GELU: case EMBER_OP_CLAMP: return &ember_fast_unary;
+    case EMBER_OP_LAYER_NORM: case EMBER_OP_RMS_NORM: case EMBER_OP_SOFTMAX: case EMBER_OP_LOG_SOFTMAX:
+      return &ember_fast_rows;
+    case EMBER_OP_PERMUTE: return &ember_fast_permute;
+    case EMBER_OP_MAX_POOL2D: return &ember_fast_maxpool;
+    case EMBER_OP_CONV2D: return &ember_fast_conv; /* depthwise nodes are redirected in ember_fast_kernel_select */
+    default: return NULL;
+  }
+}
+
+const ember_fast_kernel *ember_quant_fast_kernel_select(const ember_kargs *a); /* quant_fast.c */
+
+const ember_fast_kernel *ember_fast_kernel_select(const ember_kargs *a) {
+  if (a->op >= EMBER_OP_QUANTIZE) return ember_quant_fast_kernel_select(a); /* quantized ops (ids 100+) */
+  if (a->op == EMBER_OP_CONV2D && ember_fast_dwconv_applies(a)) return &ember_fast_dwconv;
+  const ember_fast_kernel *k = ember_fast_kernel_for(a->op);
+  return k && k->applies(a) ? k : NULL;
+}
