@@ -17,7 +17,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ember.ir.ops import OPS, Act, pack_panels
+from ember.ir.ops import OPS, Act, nhwc_conv_weight, pack_panels
 from tests.core.helpers import run_one_op
 
 rng = np.random.default_rng(1234)
@@ -87,6 +87,71 @@ case(
     {"act": Act.HARDSWISH},
     lambda x, w, b: F.hardswish(F.conv2d(x, w, b)),
 )
+
+
+# NHWC convolutions (made by the layout pass): torch sees NCHW through permutes
+def _nchw(x: torch.Tensor) -> torch.Tensor:
+    return x.permute(0, 3, 1, 2)
+
+
+def _nhwc(x: torch.Tensor) -> torch.Tensor:
+    return x.permute(0, 2, 3, 1)
+
+
+_CW1, _CW2, _CW3 = r(7, 5, 3, 2), r(37, 3, 1, 1), r(16, 4, 3, 3)
+case(
+    "conv2d_nhwc",
+    [r(2, 9, 11, 5), pack_panels(nhwc_conv_weight(_CW1)), r(7)],
+    {"n": 7, "kernel_h": 3, "kernel_w": 2, "stride_h": 2, "pad_h": 1, "pad_w": 1, "dil_w": 2},
+    lambda x, p, b: _nhwc(F.conv2d(_nchw(x), t(_CW1), b, stride=(2, 1), padding=1, dilation=(1, 2))),
+)
+case(
+    "conv2d_nhwc",
+    [r(1, 7, 6, 3), pack_panels(nhwc_conv_weight(_CW2))],
+    {"n": 37, "stride_h": 2, "stride_w": 2},
+    lambda x, p: _nhwc(F.conv2d(_nchw(x), t(_CW2), stride=2)),
+)
+case(
+    "conv2d_nhwc",
+    [r(1, 5, 5, 4), pack_panels(nhwc_conv_weight(_CW3)), r(16)],
+    {
+        "n": 16,
+        "kernel_h": 3,
+        "kernel_w": 3,
+        "pad_h": 1,
+        "pad_w": 1,
+        "act": Act.CLAMP,
+        "act_min": 0.0,
+        "act_max": 6.0,
+    },
+    lambda x, p, b: _nhwc(F.relu6(F.conv2d(_nchw(x), t(_CW3), b, padding=1))),
+)
+_DW1, _DW2 = r(6, 1, 3, 3), r(5, 1, 5, 5)
+case(
+    "dwconv2d_nhwc",
+    [r(1, 8, 9, 6), np.ascontiguousarray(_DW1[:, 0].transpose(1, 2, 0)), r(6)],
+    {"pad_h": 1, "pad_w": 1, "act": Act.RELU},
+    lambda x, w, b: _nhwc(F.relu(F.conv2d(_nchw(x), t(_DW1), b, padding=1, groups=6))),
+)
+case(
+    "dwconv2d_nhwc",
+    [r(2, 11, 10, 5), np.ascontiguousarray(_DW2[:, 0].transpose(1, 2, 0))],
+    {"pad_h": 2, "pad_w": 2, "stride_h": 2, "stride_w": 2},
+    lambda x, w: _nhwc(F.conv2d(_nchw(x), t(_DW2), padding=2, stride=2, groups=5)),
+)
+case(
+    "max_pool2d_nhwc",
+    [r(2, 9, 11, 3)],
+    {"kernel_h": 3, "kernel_w": 3, "stride_h": 2, "stride_w": 2, "pad_h": 1, "pad_w": 1},
+    lambda x: _nhwc(F.max_pool2d(_nchw(x), 3, 2, 1)),
+)
+case(
+    "max_pool2d_nhwc",
+    [r(1, 8, 9, 4)],
+    {"kernel_h": 2, "kernel_w": 3, "stride_h": 2, "stride_w": 2, "dil_h": 2, "ceil_mode": 1},
+    lambda x: _nhwc(F.max_pool2d(_nchw(x), (2, 3), 2, 0, dilation=(2, 1), ceil_mode=True)),
+)
+
 # linear / matmul
 case("linear", [r(3, 5, 17), r(13, 17), r(13)], {}, F.linear)
 case("linear", [r(1, 1), r(1, 1)], {}, F.linear)

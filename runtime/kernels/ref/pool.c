@@ -22,7 +22,7 @@ typedef struct pool_params {
 } pool_params;
 
 static void read_pool_params(const ember_kargs *a, pool_params *p) {
-  bool mx = a->op == EMBER_OP_MAX_POOL2D;
+  bool mx = a->op == EMBER_OP_MAX_POOL2D || a->op == EMBER_OP_MAX_POOL2D_NHWC;
   p->kh = ember_attr_i(a, 0);
   p->kw = ember_attr_i(a, 1);
   p->sh = ember_attr_i(a, 2);
@@ -34,6 +34,11 @@ static void read_pool_params(const ember_kargs *a, pool_params *p) {
   p->ceil_mode = (mx ? ember_attr_i(a, EMBER_A_MAX_POOL2D_CEIL_MODE) : ember_attr_i(a, EMBER_A_AVG_POOL2D_CEIL_MODE)) != 0;
 }
 
+_Static_assert(EMBER_A_MAX_POOL2D_NHWC_DIL_H == EMBER_A_MAX_POOL2D_DIL_H &&
+                   EMBER_A_MAX_POOL2D_NHWC_CEIL_MODE == EMBER_A_MAX_POOL2D_CEIL_MODE &&
+                   EMBER_NSLOTS_MAX_POOL2D_NHWC == EMBER_NSLOTS_MAX_POOL2D,
+               "max_pool2d and max_pool2d_nhwc slots differ");
+
 static ember_status pool_check(const ember_kargs *a, uint64_t *scratch) {
   char b1[96], b2[96];
   *scratch = 0;
@@ -42,7 +47,9 @@ static ember_status pool_check(const ember_kargs *a, uint64_t *scratch) {
   if (a->n_in != 1 || a->n_out != 1) return KFAIL(a, "%s takes 1 input and 1 output", name);
   const ember_tensor *x = a->in[0], *y = a->out[0];
   if (x->dtype != EMBER_DTYPE_F32 || y->dtype != EMBER_DTYPE_F32) return KFAIL(a, "%s expects f32", name);
-  if (x->rank != 4) return KFAIL(a, "%s expects a 4-D NCHW input, got %s", name, RF_SHAPE(x, b1));
+  const bool nhwc = a->op == EMBER_OP_MAX_POOL2D_NHWC;
+  const int hd = nhwc ? 1 : 2, wd = nhwc ? 2 : 3, cd = nhwc ? 3 : 1;
+  if (x->rank != 4) return KFAIL(a, "%s expects a 4-D %s input, got %s", name, nhwc ? "NHWC" : "NCHW", RF_SHAPE(x, b1));
   pool_params p;
   read_pool_params(a, &p);
   if (p.kh < 1 || p.kw < 1) return KFAIL(a, "%s kernel must be >= 1, got %lld, %lld", name, (long long)p.kh, (long long)p.kw);
@@ -51,14 +58,19 @@ static ember_status pool_check(const ember_kargs *a, uint64_t *scratch) {
   if (p.ph < 0 || p.pw < 0) return KFAIL(a, "%s padding must be >= 0", name);
   if (p.ph > p.kh / 2 || p.pw > p.kw / 2) return KFAIL(a, "%s padding must be at most half the kernel size", name);
   int64_t oh, ow;
-  if (!pool_out(x->dims[2], p.kh, p.sh, p.ph, p.dh, p.ceil_mode, &oh) ||
-      !pool_out(x->dims[3], p.kw, p.sw, p.pw, p.dw, p.ceil_mode, &ow))
+  if (!pool_out(x->dims[hd], p.kh, p.sh, p.ph, p.dh, p.ceil_mode, &oh) ||
+      !pool_out(x->dims[wd], p.kw, p.sw, p.pw, p.dw, p.ceil_mode, &ow))
     return KFAIL(a, "%s attributes overflow", name);
   if (oh <= 0 || ow <= 0) return KFAIL(a, "%s output would be empty", name);
   int64_t want[4] = {x->dims[0], x->dims[1], oh, ow};
+  if (nhwc) {
+    want[1] = oh;
+    want[2] = ow;
+    want[3] = x->dims[cd];
+  }
   if (!rf_dims_are(y, 4, want))
     return KFAIL(a, "%s output shape %s, expected [%lld, %lld, %lld, %lld]", name, RF_SHAPE(y, b2), (long long)want[0],
-                 (long long)want[1], (long long)oh, (long long)ow);
+                 (long long)want[1], (long long)want[2], (long long)want[3]);
   return EMBER_OK;
 }
 
@@ -108,6 +120,36 @@ ember_status ember_ref_max_pool2d_eval(const ember_kargs *a) {
       }
     }
   }
+  return EMBER_OK;
+}
+
+ember_status ember_ref_max_pool2d_nhwc_check(const ember_kargs *a, uint64_t *scratch) { return pool_check(a, scratch); }
+
+ember_status ember_ref_max_pool2d_nhwc_eval(const ember_kargs *a) {
+  const ember_tensor *xt = a->in[0], *yt = a->out[0];
+  const float *x = xt->data;
+  float *y = yt->data;
+  pool_params p;
+  read_pool_params(a, &p);
+  int64_t N = xt->dims[0], H = xt->dims[1], W = xt->dims[2], C = xt->dims[3], OH = yt->dims[1], OW = yt->dims[2];
+  for (int64_t n = 0; n < N; n++)
+    for (int64_t oy = 0; oy < OH; oy++) {
+      int64_t y0 = oy * p.sh - p.ph, ky0, ky1;
+      valid_taps(y0, p.kh, p.dh, H, &ky0, &ky1);
+      for (int64_t ox = 0; ox < OW; ox++) {
+        int64_t x0 = ox * p.sw - p.pw, kx0, kx1;
+        valid_taps(x0, p.kw, p.dw, W, &kx0, &kx1);
+        for (int64_t c = 0; c < C; c++) {
+          float m = -INFINITY; /* a window with no in-bounds tap gives -inf (torch's value) */
+          for (int64_t ky = ky0; ky < ky1; ky++)
+            for (int64_t kx = kx0; kx < kx1; kx++) {
+              float v = x[((n * H + y0 + ky * p.dh) * W + x0 + kx * p.dw) * C + c];
+              if (v > m || isnan(v)) m = v;
+            }
+          y[((n * OH + oy) * OW + ox) * C + c] = m;
+        }
+      }
+    }
   return EMBER_OK;
 }
 

@@ -12,6 +12,8 @@
 EMBER_DECLARE_KERNEL(conv2d)
 EMBER_DECLARE_KERNEL(linear)
 EMBER_DECLARE_KERNEL(linear_packed)
+EMBER_DECLARE_KERNEL(conv2d_nhwc)
+EMBER_DECLARE_KERNEL(dwconv2d_nhwc)
 EMBER_DECLARE_KERNEL(matmul)
 EMBER_DECLARE_KERNEL(binary)  /* add sub mul div pow maximum minimum, with epilogue */
 EMBER_DECLARE_KERNEL(compare) /* eq ne lt le gt ge logical_and logical_or -> bool */
@@ -23,6 +25,7 @@ EMBER_DECLARE_KERNEL(layer_norm)
 EMBER_DECLARE_KERNEL(rms_norm)
 EMBER_DECLARE_KERNEL(batch_norm)
 EMBER_DECLARE_KERNEL(max_pool2d)
+EMBER_DECLARE_KERNEL(max_pool2d_nhwc)
 EMBER_DECLARE_KERNEL(avg_pool2d)
 EMBER_DECLARE_KERNEL(adaptive_avg_pool2d)
 EMBER_DECLARE_KERNEL(reduce) /* reduce_mean reduce_sum reduce_max */

@@ -294,6 +294,117 @@ _def(
     doc="linear whose constant weight was packed at export into 16-column panels [ceil(N/16), K, 16], "
     "so the runtime uses it in place from the mapped file.",
 )
+# ------------------------------------------------------------------------------------ NHWC convolution
+# Produced by the layout pass (passes/layout.py) for convolution chains; never by the frontend.
+NHWC_CONV_GEOMETRY = (
+    AttrSpec("stride_h", "int", 1),
+    AttrSpec("stride_w", "int", 1),
+    AttrSpec("pad_h", "int", 0),
+    AttrSpec("pad_w", "int", 0),
+    AttrSpec("dil_h", "int", 1),
+    AttrSpec("dil_w", "int", 1),
+)
+
+
+def _nhwc_out(x: Shape, kh: int, kw: int, a: Attrs, op: str) -> tuple[int, int]:
+    oh = _conv_out(x[1], kh, a["stride_h"], a["pad_h"], a["dil_h"])
+    ow = _conv_out(x[2], kw, a["stride_w"], a["pad_w"], a["dil_w"])
+    if oh <= 0 or ow <= 0:
+        raise ValueError(f"{op} output would be empty")
+    return oh, ow
+
+
+def _conv2d_nhwc_infer(s: list[Shape], d: list[DType], a: Attrs) -> list[tuple[Shape, DType]]:
+    x, w, n, kh, kw = s[0], s[1], a["n"], a["kernel_h"], a["kernel_w"]
+    if len(x) != 4 or n < 1 or kh < 1 or kw < 1:
+        raise ValueError(f"conv2d_nhwc expects a 4-D NHWC input and positive n/kernel, got {x}")
+    if len(w) != 3 or w[0] != -(-n // PANEL) or w[1] != kh * kw * x[3] or w[2] != PANEL:
+        raise ValueError(f"conv2d_nhwc: input {x}, weight panels {w}, n={n}, kernel {kh}x{kw} do not match")
+    if len(s) > 2 and s[2] != (n,):
+        raise ValueError(f"conv2d_nhwc bias shape {s[2]} != ({n},)")
+    oh, ow = _nhwc_out(x, kh, kw, a, "conv2d_nhwc")
+    return [((x[0], oh, ow, n), d[0])]
+
+
+def nhwc_conv_weight(w: np.ndarray) -> np.ndarray:
+    """OIHW conv weight -> [O, KH*KW*I] rows with K ordered (ky, kx, ci): the NHWC im2col order."""
+    return np.ascontiguousarray(w.transpose(0, 2, 3, 1).reshape(w.shape[0], -1))
+
+
+def _im2col_nhwc(x: np.ndarray, kh: int, kw: int, a: Attrs) -> np.ndarray:
+    n, h, w, c = x.shape
+    oh, ow = _nhwc_out(x.shape, kh, kw, a, "conv2d_nhwc")
+    ph, pw = a["pad_h"], a["pad_w"]
+    xp = np.zeros((n, h + 2 * ph, w + 2 * pw, c), x.dtype)
+    xp[:, ph : ph + h, pw : pw + w] = x
+    cols = np.empty((n, oh, ow, kh, kw, c), x.dtype)
+    for ky in range(kh):
+        for kx in range(kw):
+            y0, x0 = ky * a["dil_h"], kx * a["dil_w"]
+            cols[:, :, :, ky, kx] = xp[
+                :,
+                y0 : y0 + (oh - 1) * a["stride_h"] + 1 : a["stride_h"],
+                x0 : x0 + (ow - 1) * a["stride_w"] + 1 : a["stride_w"],
+            ]
+    return cols.reshape(n, oh, ow, kh * kw * c)
+
+
+def _conv2d_nhwc_ref(i: list[np.ndarray], a: Attrs) -> list[np.ndarray]:
+    cols = _im2col_nhwc(i[0].astype(np.float64), a["kernel_h"], a["kernel_w"], a)
+    w = unpack_panels(i[1], a["n"]).astype(np.float64)
+    y = cols @ w.T
+    if len(i) > 2:
+        y = y + i[2].astype(np.float64)
+    return [apply_act(y, a["act"], a["act_min"], a["act_max"])]
+
+
+def _dwconv2d_nhwc_infer(s: list[Shape], d: list[DType], a: Attrs) -> list[tuple[Shape, DType]]:
+    x, w = s[0], s[1]
+    if len(x) != 4 or len(w) != 3 or w[2] != x[3]:
+        raise ValueError(f"dwconv2d_nhwc expects NHWC input and [KH, KW, C] weight, got {x} and {w}")
+    if len(s) > 2 and s[2] != (x[3],):
+        raise ValueError(f"dwconv2d_nhwc bias shape {s[2]} != ({x[3]},)")
+    oh, ow = _nhwc_out(x, w[0], w[1], a, "dwconv2d_nhwc")
+    return [((x[0], oh, ow, x[3]), d[0])]
+
+
+def _dwconv2d_nhwc_ref(i: list[np.ndarray], a: Attrs) -> list[np.ndarray]:
+    x, w = i[0].astype(np.float64), i[1].astype(np.float64)
+    kh, kw, c = w.shape
+    cols = _im2col_nhwc(x, kh, kw, a).reshape(*x.shape[:1], -1, kh * kw, c)
+    y = (cols * w.reshape(kh * kw, c)).sum(axis=-2)
+    (shape, _), *_ = _dwconv2d_nhwc_infer([x.shape, w.shape], [DType.F32] * 2, a)
+    y = y.reshape(shape)
+    if len(i) > 2:
+        y = y + i[2].astype(np.float64)
+    return [apply_act(y, a["act"], a["act_min"], a["act_max"])]
+
+
+_def(
+    "conv2d_nhwc",
+    5,
+    ["x", "weight_panels", "bias?"],
+    [
+        AttrSpec("n", "int", 1),
+        AttrSpec("kernel_h", "int", 1),
+        AttrSpec("kernel_w", "int", 1),
+        *NHWC_CONV_GEOMETRY,
+        *EPILOGUE,
+    ],
+    _conv2d_nhwc_infer,
+    _conv2d_nhwc_ref,
+    doc="2-D convolution (groups 1) on an NHWC input; the weight is packed at export as 16-column panels "
+    "[ceil(n/16), KH*KW*C, 16] with K ordered (ky, kx, c), the GEMM's B read in place.",
+)
+_def(
+    "dwconv2d_nhwc",
+    6,
+    ["x", "weight", "bias?"],
+    [*NHWC_CONV_GEOMETRY, *EPILOGUE],
+    _dwconv2d_nhwc_infer,
+    _dwconv2d_nhwc_ref,
+    doc="Depthwise 2-D convolution (one filter per channel) on an NHWC input, weight [KH, KW, C].",
+)
 _def(
     "matmul",
     3,
@@ -673,6 +784,30 @@ _def(
     ],
     _pool_infer,
     _avgpool_ref,
+)
+
+
+def _pool_nhwc_infer(s: list[Shape], d: list[DType], a: Attrs) -> list[tuple[Shape, DType]]:
+    x = s[0]
+    if len(x) != 4:
+        raise ValueError(f"max_pool2d_nhwc expects a 4-D NHWC input, got {x}")
+    ((n, c, oh, ow), dt), *_ = _pool_infer([(x[0], x[3], x[1], x[2])], d, a)
+    return [((n, oh, ow, c), dt)]
+
+
+def _maxpool_nhwc_ref(i: list[np.ndarray], a: Attrs) -> list[np.ndarray]:
+    (y,) = _maxpool_ref([np.ascontiguousarray(i[0].transpose(0, 3, 1, 2))], a)
+    return [np.ascontiguousarray(y.transpose(0, 2, 3, 1))]
+
+
+_def(
+    "max_pool2d_nhwc",
+    66,
+    ["x"],
+    [*_POOL, AttrSpec("dil_h", "int", 1), AttrSpec("dil_w", "int", 1), AttrSpec("ceil_mode", "int", 0)],
+    _pool_nhwc_infer,
+    _maxpool_nhwc_ref,
+    doc="max_pool2d on an NHWC input (same attributes and slots as max_pool2d).",
 )
 
 

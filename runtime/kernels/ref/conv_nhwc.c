@@ -1,0 +1,150 @@
+/* NHWC convolutions produced by the layout pass: conv2d_nhwc (groups 1, weight packed as 16-column
+ * panels [ceil(n/16), KH*KW*C, 16] with K ordered (ky, kx, c)) and dwconv2d_nhwc (weight [KH, KW, C]).
+ * Plain loops accumulating in double, like the float64 numpy references. */
+#include "ref_util.h"
+
+/* stride/pad/dilation at slots s0..s0+5 (stride_h, stride_w, pad_h, pad_w, dil_h, dil_w) */
+_Static_assert(EMBER_A_CONV2D_NHWC_DIL_W == EMBER_A_CONV2D_NHWC_STRIDE_H + 5 &&
+                   EMBER_A_DWCONV2D_NHWC_DIL_W == EMBER_A_DWCONV2D_NHWC_STRIDE_H + 5,
+               "NHWC conv geometry slots must be contiguous");
+typedef struct nhwc_geom {
+  int64_t sh, sw, ph, pw, dh, dw;
+} nhwc_geom;
+
+static void read_geom(const ember_kargs *a, int s0, nhwc_geom *g) {
+  g->sh = ember_attr_i(a, s0);
+  g->sw = ember_attr_i(a, s0 + 1);
+  g->ph = ember_attr_i(a, s0 + 2);
+  g->pw = ember_attr_i(a, s0 + 3);
+  g->dh = ember_attr_i(a, s0 + 4);
+  g->dw = ember_attr_i(a, s0 + 5);
+}
+
+/* checks the geometry and that y is [N, OH, OW, c_out] */
+static ember_status geom_check(const ember_kargs *a, const char *op, const nhwc_geom *g, const ember_tensor *x,
+                               int64_t kh, int64_t kw, int64_t c_out, const ember_tensor *y) {
+  char b1[96], b2[96];
+  if (g->sh < 1 || g->sw < 1) return KFAIL(a, "%s strides must be >= 1, got %lld, %lld", op, (long long)g->sh, (long long)g->sw);
+  if (g->dh < 1 || g->dw < 1) return KFAIL(a, "%s dilations must be >= 1, got %lld, %lld", op, (long long)g->dh, (long long)g->dw);
+  if (g->ph < 0 || g->pw < 0) return KFAIL(a, "%s padding must be >= 0, got %lld, %lld", op, (long long)g->ph, (long long)g->pw);
+  if (kh < 1 || kw < 1) return KFAIL(a, "%s kernel must be >= 1, got %lld x %lld", op, (long long)kh, (long long)kw);
+  int64_t oh, ow;
+  if (!rf_conv_out(x->dims[1], kh, g->sh, g->ph, g->dh, &oh) || !rf_conv_out(x->dims[2], kw, g->sw, g->pw, g->dw, &ow))
+    return KFAIL(a, "%s attributes overflow", op);
+  if (oh <= 0 || ow <= 0) return KFAIL(a, "%s output would be empty", op);
+  int64_t want[4] = {x->dims[0], oh, ow, c_out};
+  if (!rf_dims_are(y, 4, want))
+    return KFAIL(a, "%s output shape %s, expected [%lld, %lld, %lld, %lld] (input %s)", op, RF_SHAPE(y, b1),
+                 (long long)want[0], (long long)oh, (long long)ow, (long long)c_out, RF_SHAPE(x, b2));
+  return EMBER_OK;
+}
+
+static ember_status f32_io_check(const ember_kargs *a, const char *op) {
+  if (a->n_in < 2 || a->n_in > 3 || a->n_out != 1) return KFAIL(a, "%s takes 2 or 3 inputs and 1 output", op);
+  for (int i = 0; i < a->n_in; i++)
+    if (a->in[i]->dtype != EMBER_DTYPE_F32) return KFAIL(a, "%s expects f32 tensors", op);
+  if (a->out[0]->dtype != EMBER_DTYPE_F32) return KFAIL(a, "%s expects f32 tensors", op);
+  return EMBER_OK;
+}
+
+ember_status ember_ref_conv2d_nhwc_check(const ember_kargs *a, uint64_t *scratch) {
+  char b1[96], b2[96];
+  *scratch = 0;
+  RF_NEED_ATTRS(a, EMBER_NSLOTS_CONV2D_NHWC);
+  ember_status s = f32_io_check(a, "conv2d_nhwc");
+  if (s != EMBER_OK) return s;
+  const ember_tensor *x = a->in[0], *w = a->in[1], *b = a->n_in > 2 ? a->in[2] : NULL;
+  int64_t n = ember_attr_i(a, EMBER_A_CONV2D_NHWC_N), kh = ember_attr_i(a, EMBER_A_CONV2D_NHWC_KERNEL_H);
+  int64_t kw = ember_attr_i(a, EMBER_A_CONV2D_NHWC_KERNEL_W), k;
+  if (x->rank != 4) return KFAIL(a, "conv2d_nhwc expects a 4-D NHWC input, got %s", RF_SHAPE(x, b1));
+  if (n < 1 || kh < 1 || kw < 1 || !rf_mul(kh, kw, &k) || !rf_mul(k, x->dims[3], &k) || w->rank != 3 ||
+      w->dims[0] != (n + 15) / 16 || w->dims[1] != k || w->dims[2] != 16)
+    return KFAIL(a, "conv2d_nhwc: input %s, weight panels %s, n=%lld, kernel %lld x %lld do not match", RF_SHAPE(x, b1),
+                 RF_SHAPE(w, b2), (long long)n, (long long)kh, (long long)kw);
+  if (b && (b->rank != 1 || b->dims[0] != n))
+    return KFAIL(a, "conv2d_nhwc bias shape %s != [%lld]", RF_SHAPE(b, b1), (long long)n);
+  if (!ember_act_valid(ember_attr_i(a, EMBER_A_CONV2D_NHWC_ACT))) return KFAIL(a, "conv2d_nhwc: unknown activation");
+  nhwc_geom g;
+  read_geom(a, EMBER_A_CONV2D_NHWC_STRIDE_H, &g);
+  return geom_check(a, "conv2d_nhwc", &g, x, kh, kw, n, a->out[0]);
+}
+
+ember_status ember_ref_conv2d_nhwc_eval(const ember_kargs *a) {
+  const ember_tensor *xt = a->in[0], *wt = a->in[1], *yt = a->out[0];
+  const float *x = xt->data, *p = wt->data, *bias = a->n_in > 2 ? (const float *)a->in[2]->data : NULL;
+  float *y = yt->data;
+  int64_t N = xt->dims[0], H = xt->dims[1], W = xt->dims[2], C = xt->dims[3];
+  int64_t OH = yt->dims[1], OW = yt->dims[2], O = yt->dims[3], K = wt->dims[1];
+  int64_t KH = ember_attr_i(a, EMBER_A_CONV2D_NHWC_KERNEL_H), KW = ember_attr_i(a, EMBER_A_CONV2D_NHWC_KERNEL_W);
+  nhwc_geom g;
+  read_geom(a, EMBER_A_CONV2D_NHWC_STRIDE_H, &g);
+  int act = (int)ember_attr_i(a, EMBER_A_CONV2D_NHWC_ACT);
+  float lo = rf_attr_float(a, EMBER_A_CONV2D_NHWC_ACT_MIN), hi = rf_attr_float(a, EMBER_A_CONV2D_NHWC_ACT_MAX);
+  for (int64_t n = 0; n < N; n++)
+    for (int64_t oy = 0; oy < OH; oy++)
+      for (int64_t ox = 0; ox < OW; ox++)
+        for (int64_t o = 0; o < O; o++) {
+          const float *panel = p + (o / 16) * K * 16 + o % 16; /* W[o][k] = panel[k * 16] */
+          double acc = bias ? (double)bias[o] : 0.0;
+          for (int64_t ky = 0; ky < KH; ky++) {
+            int64_t iy = oy * g.sh - g.ph + ky * g.dh;
+            if (iy < 0 || iy >= H) continue;
+            for (int64_t kx = 0; kx < KW; kx++) {
+              int64_t ix = ox * g.sw - g.pw + kx * g.dw;
+              if (ix < 0 || ix >= W) continue;
+              const float *xv = x + ((n * H + iy) * W + ix) * C;
+              int64_t k0 = (ky * KW + kx) * C;
+              for (int64_t c = 0; c < C; c++) acc += (double)xv[c] * (double)panel[(k0 + c) * 16];
+            }
+          }
+          y[((n * OH + oy) * OW + ox) * O + o] = ember_act((float)acc, act, lo, hi);
+        }
+  return EMBER_OK;
+}
+
+ember_status ember_ref_dwconv2d_nhwc_check(const ember_kargs *a, uint64_t *scratch) {
+  char b1[96], b2[96];
+  *scratch = 0;
+  RF_NEED_ATTRS(a, EMBER_NSLOTS_DWCONV2D_NHWC);
+  ember_status s = f32_io_check(a, "dwconv2d_nhwc");
+  if (s != EMBER_OK) return s;
+  const ember_tensor *x = a->in[0], *w = a->in[1], *b = a->n_in > 2 ? a->in[2] : NULL;
+  if (x->rank != 4 || w->rank != 3 || w->dims[2] != x->dims[3])
+    return KFAIL(a, "dwconv2d_nhwc expects an NHWC input and a [KH, KW, C] weight, got %s and %s", RF_SHAPE(x, b1),
+                 RF_SHAPE(w, b2));
+  if (b && (b->rank != 1 || b->dims[0] != x->dims[3]))
+    return KFAIL(a, "dwconv2d_nhwc bias shape %s != [%lld]", RF_SHAPE(b, b1), (long long)x->dims[3]);
+  if (!ember_act_valid(ember_attr_i(a, EMBER_A_DWCONV2D_NHWC_ACT))) return KFAIL(a, "dwconv2d_nhwc: unknown activation");
+  nhwc_geom g;
+  read_geom(a, EMBER_A_DWCONV2D_NHWC_STRIDE_H, &g);
+  return geom_check(a, "dwconv2d_nhwc", &g, x, w->dims[0], w->dims[1], x->dims[3], a->out[0]);
+}
+
+ember_status ember_ref_dwconv2d_nhwc_eval(const ember_kargs *a) {
+  const ember_tensor *xt = a->in[0], *wt = a->in[1], *yt = a->out[0];
+  const float *x = xt->data, *w = wt->data, *bias = a->n_in > 2 ? (const float *)a->in[2]->data : NULL;
+  float *y = yt->data;
+  int64_t N = xt->dims[0], H = xt->dims[1], W = xt->dims[2], C = xt->dims[3];
+  int64_t OH = yt->dims[1], OW = yt->dims[2], KH = wt->dims[0], KW = wt->dims[1];
+  nhwc_geom g;
+  read_geom(a, EMBER_A_DWCONV2D_NHWC_STRIDE_H, &g);
+  int act = (int)ember_attr_i(a, EMBER_A_DWCONV2D_NHWC_ACT);
+  float lo = rf_attr_float(a, EMBER_A_DWCONV2D_NHWC_ACT_MIN), hi = rf_attr_float(a, EMBER_A_DWCONV2D_NHWC_ACT_MAX);
+  for (int64_t n = 0; n < N; n++)
+    for (int64_t oy = 0; oy < OH; oy++)
+      for (int64_t ox = 0; ox < OW; ox++)
+        for (int64_t c = 0; c < C; c++) {
+          double acc = bias ? (double)bias[c] : 0.0;
+          for (int64_t ky = 0; ky < KH; ky++) {
+            int64_t iy = oy * g.sh - g.ph + ky * g.dh;
+            if (iy < 0 || iy >= H) continue;
+            for (int64_t kx = 0; kx < KW; kx++) {
+              int64_t ix = ox * g.sw - g.pw + kx * g.dw;
+              if (ix < 0 || ix >= W) continue;
+              acc += (double)x[((n * H + iy) * W + ix) * C + c] * (double)w[(ky * KW + kx) * C + c];
+            }
+          }
+          y[((n * OH + oy) * OW + ox) * C + c] = ember_act((float)acc, act, lo, hi);
+        }
+  return EMBER_OK;
+}
