@@ -1,5 +1,9 @@
-/* Fast permute when the last axis stays last (the attention head split/merge pattern, e.g. [0,2,1,3]):
- * each output row of the last dimension is one contiguous copy from the input. Any dtype. */
+/* Fast permute, two shapes of it:
+ * - the last axis stays last (the attention head split/merge pattern, e.g. [0,2,1,3]): each output row
+ *   of the last dimension is one contiguous copy from the input. Any dtype.
+ * - a batched 2-D transpose of 4-byte elements: the axes after the first rotate, e.g. NCHW <-> NHWC
+ *   ([0,2,3,1] and [0,3,1,2]): input [B, P, Q] -> output [B, Q, P], in 16 x 16 blocks so both sides
+ *   are read and written a cache line at a time. */
 #include <string.h>
 
 #include "../../src/threadpool.h"
@@ -28,10 +32,64 @@ static void perm_tile(void *ctx, size_t tile, int thread) {
   }
 }
 
+/* s > 1 if perm = [0, s, s+1, .., r-1, 1, .., s-1] (a rotation of the non-batch axes), else 0 */
+static int rotation_split(const ember_kargs *a) {
+  int r = a->in[0]->rank;
+  if (r < 3 || ember_attr_i(a, EMBER_A_PERMUTE_PERM) != 0) return 0;
+  int s = (int)ember_attr_i(a, EMBER_A_PERMUTE_PERM + 1);
+  if (s < 2 || s >= r) return 0;
+  for (int d = 1; d < r; d++) {
+    int want = d <= r - s ? s + d - 1 : d - (r - s);
+    if (ember_attr_i(a, EMBER_A_PERMUTE_PERM + d) != want) return 0;
+  }
+  return s;
+}
+
 static int permute_applies(const ember_kargs *a) {
   const ember_tensor *x = a->in[0];
   int r = x->rank;
+  if (rotation_split(a) && ember_dtype_size(x->dtype) == 4) return 1;
   return r >= 2 && ember_attr_i(a, EMBER_A_PERMUTE_PERM + r - 1) == r - 1 && x->dims[r - 1] >= 4;
+}
+
+typedef struct {
+  const uint32_t *src;
+  uint32_t *dst;
+  size_t b, p, q, pblocks, qblocks;
+} tr_job;
+
+#define TR_BLOCK 16
+
+/* one tile = one batch item x a band of 16 source rows (p), all columns (q) */
+static void tr_tile(void *ctx, size_t tile, int thread) {
+  (void)thread;
+  const tr_job *j = ctx;
+  size_t bi = tile / j->pblocks, p0 = (tile % j->pblocks) * TR_BLOCK;
+  size_t p1 = p0 + TR_BLOCK < j->p ? p0 + TR_BLOCK : j->p;
+  const uint32_t *src = j->src + bi * j->p * j->q;
+  uint32_t *dst = j->dst + bi * j->p * j->q;
+  for (size_t q0 = 0; q0 < j->q; q0 += TR_BLOCK) {
+    size_t q1 = q0 + TR_BLOCK < j->q ? q0 + TR_BLOCK : j->q;
+    for (size_t qq = q0; qq < q1; qq++)
+      for (size_t pp = p0; pp < p1; pp++) dst[qq * j->p + pp] = src[pp * j->q + qq];
+  }
+}
+
+static ember_status transpose_eval(const ember_kargs *a, int split) {
+  const ember_tensor *x = a->in[0];
+  tr_job j;
+  j.src = x->data;
+  j.dst = a->out[0]->data;
+  j.b = (size_t)x->dims[0];
+  j.p = 1;
+  j.q = 1;
+  for (int d = 1; d < x->rank; d++) {
+    if (d < split) j.p *= (size_t)x->dims[d];
+    else j.q *= (size_t)x->dims[d];
+  }
+  j.pblocks = (j.p + TR_BLOCK - 1) / TR_BLOCK;
+  ember_pool_run(a->pool, j.b * j.pblocks, tr_tile, &j);
+  return EMBER_OK;
 }
 
 static ember_status permute_prepare(const ember_kargs *a, void **packed, uint64_t *bytes, uint64_t *scratch) {
@@ -44,6 +102,8 @@ static ember_status permute_prepare(const ember_kargs *a, void **packed, uint64_
 
 static ember_status permute_eval(const ember_kargs *a) {
   const ember_tensor *x = a->in[0], *y = a->out[0];
+  int split = rotation_split(a);
+  if (split && ember_dtype_size(x->dtype) == 4) return transpose_eval(a, split);
   perm_job j;
   int r = x->rank;
   int64_t xs[EMBER_MAX_RANK], s = 1;

@@ -11,6 +11,7 @@ from ember.passes.dce import dead_code_elimination
 from ember.passes.fold_batch_norm import fold_batch_norm
 from ember.passes.fuse_activation import fuse_activation
 from ember.passes.inplace import inplace_reuse
+from ember.passes.layout import to_channels_last
 from ember.passes.legalize_io import legalize_outputs
 from ember.passes.memory_plan import plan_memory
 from ember.passes.pack_weights import pack_linear_weights
@@ -39,7 +40,7 @@ def compile_graph(graph: Graph, optimize: bool = True, metadata: dict[str, Any] 
         graph = legalize_outputs(optimize_graph(graph))
     source = copy.deepcopy(graph)  # optimized, not yet lowered to runtime layouts: input to ember.quantize
     if optimize:
-        graph = pack_linear_weights(graph)
+        graph = pack_linear_weights(to_channels_last(graph))
     graph.verify()
     check_kernels(graph)
     if optimize:

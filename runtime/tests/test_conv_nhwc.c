@@ -1,0 +1,185 @@
+/* The NHWC fast kernels (conv2d_nhwc, dwconv2d_nhwc with every row kernel this CPU runs,
+ * max_pool2d_nhwc, and the batched-transpose permute) against their reference kernels, on random
+ * shapes: channel counts of 1, 3, primes and vector tails, K larger than one K block, more pixels and
+ * columns than one tile, borders on every side, strides and dilations, 1 and 3 threads.
+ * Prints "N passed, M failed". */
+#include "../kernels/fast/f32_dwnhwc.h"
+#include "fast_test_util.h"
+
+static int64_t conv_out(int64_t n, int64_t k, int64_t s, int64_t p, int64_t d) { return (n + 2 * p - d * (k - 1) - 1) / s + 1; }
+
+static void set_act(int64_t *slots, int act) {
+  double lo = 0.0, hi = 6.0;
+  slots[0] = act;
+  memcpy(&slots[1], &lo, 8);
+  memcpy(&slots[2], &hi, 8);
+}
+
+static void test_conv2d_nhwc(ember_pool *pool) {
+  static const int acts[4] = {EMBER_ACT_NONE, EMBER_ACT_RELU, EMBER_ACT_CLAMP, EMBER_ACT_HARDSWISH};
+  for (int trial = 0; trial < 70; trial++) {
+    int64_t n = (int64_t)irand(1, 2), c = trial % 7 == 0 ? 3 : (int64_t)irand(1, trial % 5 == 0 ? 90 : 20);
+    int64_t o = trial % 6 == 0 ? (int64_t)irand(129, 300) : (int64_t)irand(1, 50);
+    int64_t kh = (int64_t)irand(1, 4), kw = (int64_t)irand(1, 4), sh = (int64_t)irand(1, 3), sw = (int64_t)irand(1, 3);
+    int64_t dh = (int64_t)irand(1, 2), dw = trial % 3 ? 1 : (int64_t)irand(1, 2), ph = (int64_t)irand(0, 2),
+            pw = (int64_t)irand(0, 2);
+    int64_t h = (int64_t)irand(1, trial % 4 ? 12 : 40) + dh * (kh - 1), w = (int64_t)irand(1, 17) + dw * (kw - 1);
+    int64_t oh = conv_out(h, kh, sh, ph, dh), ow = conv_out(w, kw, sw, pw, dw), k = kh * kw * c, panels = (o + 15) / 16;
+    int64_t xd[4] = {n, h, w, c}, pd[3] = {panels, k, 16}, bd[1] = {o}, yd[4] = {n, oh, ow, o};
+    float *xv = frand_array(n * h * w * c), *bv = frand_array(o);
+    float *pv = aligned_alloc(64, (size_t)(panels * k * 16) * 4 + 64);
+    for (int64_t i = 0; i < panels * k * 16; i++) pv[i] = (i % 16) + (i / (k * 16)) * 16 < o ? frand() : 0.f;
+    float *yr = calloc((size_t)(n * oh * ow * o), 4), *yf = calloc((size_t)(n * oh * ow * o), 4);
+    ember_tensor x = tensor(4, xd, EMBER_STORAGE_ARENA, xv), wp = tensor(3, pd, EMBER_STORAGE_CONST, pv);
+    ember_tensor b = tensor(1, bd, EMBER_STORAGE_CONST, bv), y1 = tensor(4, yd, 0, yr), y2 = tensor(4, yd, 0, yf);
+    const ember_tensor *in[3] = {&x, &wp, &b};
+    int64_t attr[12] = {o, kh, kw, sh, sw, ph, pw, dh, dw};
+    set_act(&attr[9], acts[trial % 4]);
+    char what[200];
+    snprintf(what, sizeof what,
+             "conv2d_nhwc n=%lld %lldx%lldx%lld o=%lld k=%lldx%lld s=%lld,%lld d=%lld,%lld p=%lld,%lld act=%d threads=%d",
+             (long long)n, (long long)h, (long long)w, (long long)c, (long long)o, (long long)kh, (long long)kw,
+             (long long)sh, (long long)sw, (long long)dh, (long long)dw, (long long)ph, (long long)pw, acts[trial % 4],
+             ember_pool_threads(pool));
+    compare_op(EMBER_OP_CONV2D_NHWC, in, trial % 2 ? 3 : 2, &y1, &y2, attr, 12, pool, what);
+    free(xv);
+    free(pv);
+    free(bv);
+    free(yr);
+    free(yf);
+  }
+}
+
+typedef struct {
+  ember_dwnhwc_row_fn fn;
+  const char *name;
+} row_kernel;
+
+/* every row kernel this CPU can run, on the same inputs as the reference */
+static int row_kernels(row_kernel *out) {
+  int n = 0;
+  out[n++] = (row_kernel){ember_f32_dwnhwc_row_scalar, "scalar"};
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) out[n++] = (row_kernel){ember_f32_dwnhwc_row_avx2, "avx2"};
+  if (__builtin_cpu_supports("avx512f")) out[n++] = (row_kernel){ember_f32_dwnhwc_row_avx512, "avx512"};
+#endif
+#if defined(__aarch64__)
+  out[n++] = (row_kernel){ember_f32_dwnhwc_row_neon, "neon"};
+#endif
+  return n;
+}
+
+static void test_dwconv2d_nhwc(ember_pool *pool) {
+  row_kernel kernels[4];
+  int nk = row_kernels(kernels);
+  for (int trial = 0; trial < 60; trial++) {
+    int64_t n = (int64_t)irand(1, 2), c = trial % 4 == 0 ? 16 * (int64_t)irand(1, 4) : (int64_t)irand(1, 70);
+    int64_t kh = trial % 3 ? 3 : (int64_t)irand(1, 5), kw = trial % 3 ? 3 : (int64_t)irand(1, 5);
+    int64_t sh = (int64_t)irand(1, 2), sw = (int64_t)irand(1, 2), dh = trial % 5 ? 1 : 2, dw = trial % 7 ? 1 : 2;
+    int64_t ph = (int64_t)irand(0, 2), pw = (int64_t)irand(0, 2);
+    int64_t h = (int64_t)irand(1, 14) + dh * (kh - 1), w = (int64_t)irand(1, 30) + dw * (kw - 1);
+    int64_t oh = conv_out(h, kh, sh, ph, dh), ow = conv_out(w, kw, sw, pw, dw);
+    int64_t xd[4] = {n, h, w, c}, wd[3] = {kh, kw, c}, bd[1] = {c}, yd[4] = {n, oh, ow, c};
+    float *xv = frand_array(n * h * w * c), *wv = frand_array(kh * kw * c), *bv = frand_array(c);
+    float *yr = calloc((size_t)(n * oh * ow * c), 4), *yf = calloc((size_t)(n * oh * ow * c), 4);
+    ember_tensor x = tensor(4, xd, EMBER_STORAGE_ARENA, xv), wt = tensor(3, wd, EMBER_STORAGE_CONST, wv);
+    ember_tensor b = tensor(1, bd, EMBER_STORAGE_CONST, bv), y1 = tensor(4, yd, 0, yr), y2 = tensor(4, yd, 0, yf);
+    const ember_tensor *in[3] = {&x, &wt, &b};
+    int act = trial % 3 == 0 ? EMBER_ACT_CLAMP : (trial % 3 == 1 ? EMBER_ACT_RELU : EMBER_ACT_SIGMOID);
+    int64_t attr[9] = {sh, sw, ph, pw, dh, dw};
+    set_act(&attr[6], act);
+    char what[200];
+    snprintf(what, sizeof what, "dwconv2d_nhwc n=%lld %lldx%lldx%lld k=%lldx%lld s=%lld,%lld d=%lld,%lld p=%lld,%lld act=%d threads=%d",
+             (long long)n, (long long)h, (long long)w, (long long)c, (long long)kh, (long long)kw, (long long)sh,
+             (long long)sw, (long long)dh, (long long)dw, (long long)ph, (long long)pw, act, ember_pool_threads(pool));
+    int with_bias = trial % 2;
+    compare_op(EMBER_OP_DWCONV2D_NHWC, in, with_bias ? 3 : 2, &y1, &y2, attr, 9, pool, what);
+    if (ember_pool_threads(pool) == 1 && act != EMBER_ACT_SIGMOID) { /* each ISA's row kernel directly */
+      ember_dwnhwc_args a = {xv, wv, with_bias ? bv : NULL, (size_t)h, (size_t)w, (size_t)c, (size_t)kh, (size_t)kw,
+                             (size_t)sh, (size_t)sw, (size_t)ph, (size_t)pw, (size_t)dh, (size_t)dw, (size_t)ow,
+                             act, 0.f, 6.f};
+      for (int kk = 0; kk < nk; kk++) {
+        memset(yf, 0, (size_t)(n * oh * ow * c) * 4);
+        for (int64_t img = 0; img < n; img++) {
+          a.x = xv + img * h * w * c;
+          for (int64_t oy = 0; oy < oh; oy++) kernels[kk].fn(&a, (size_t)oy, yf + ((img * oh + oy) * ow) * c);
+        }
+        double e = max_rel_err(yf, yr, (size_t)(n * oh * ow * c));
+        char w2[240];
+        snprintf(w2, sizeof w2, "%s row kernel %s", what, kernels[kk].name);
+        check(e < 2e-5, w2, e);
+      }
+    }
+    free(xv);
+    free(wv);
+    free(bv);
+    free(yr);
+    free(yf);
+  }
+}
+
+static void test_maxpool_nhwc(ember_pool *pool) {
+  for (int trial = 0; trial < 30; trial++) {
+    int64_t kh = (int64_t)irand(1, 4), kw = (int64_t)irand(1, 4), sh = (int64_t)irand(1, 3), sw = (int64_t)irand(1, 3);
+    int64_t dh = (int64_t)irand(1, 2), dw = (int64_t)irand(1, 2), ph = (int64_t)irand(0, (size_t)kh / 2);
+    int64_t pw = (int64_t)irand(0, (size_t)kw / 2), ceil_mode = (int64_t)(rnd() & 1);
+    int64_t n = (int64_t)irand(1, 2), c = (int64_t)irand(1, 40);
+    int64_t h = (int64_t)irand(1, 20) + dh * (kh - 1), w = (int64_t)irand(1, 20) + dw * (kw - 1);
+    int64_t span_h = h + 2 * ph - dh * (kh - 1) - 1, span_w = w + 2 * pw - dw * (kw - 1) - 1;
+    int64_t oh = (ceil_mode ? (span_h + sh - 1) / sh : span_h / sh) + 1;
+    int64_t ow = (ceil_mode ? (span_w + sw - 1) / sw : span_w / sw) + 1;
+    if (ceil_mode && (oh - 1) * sh >= h + ph) oh--;
+    if (ceil_mode && (ow - 1) * sw >= w + pw) ow--;
+    int64_t xd[4] = {n, h, w, c}, yd[4] = {n, oh, ow, c};
+    float *xv = frand_array(n * c * h * w), *yr = calloc((size_t)(n * c * oh * ow), 4), *yf = calloc((size_t)(n * c * oh * ow), 4);
+    ember_tensor x = tensor(4, xd, 0, xv), y1 = tensor(4, yd, 0, yr), y2 = tensor(4, yd, 0, yf);
+    const ember_tensor *in[1] = {&x};
+    int64_t attr[9] = {kh, kw, sh, sw, ph, pw, dh, dw, ceil_mode};
+    char what[128];
+    snprintf(what, sizeof what, "max_pool2d_nhwc %lldx%lldx%lld k%lldx%lld s%lld,%lld d%lld,%lld p%lld,%lld ceil %lld",
+             (long long)h, (long long)w, (long long)c, (long long)kh, (long long)kw, (long long)sh, (long long)sw,
+             (long long)dh, (long long)dw, (long long)ph, (long long)pw, (long long)ceil_mode);
+    compare_op(EMBER_OP_MAX_POOL2D_NHWC, in, 1, &y1, &y2, attr, 9, pool, what);
+    free(xv);
+    free(yr);
+    free(yf);
+  }
+}
+
+/* permutes that rotate the non-batch axes (NCHW <-> NHWC and their rank-3/5 relatives) */
+static void test_transpose(ember_pool *pool) {
+  for (int trial = 0; trial < 40; trial++) {
+    int r = (int)irand(3, 5), s = (int)irand(2, (size_t)r - 1);
+    int64_t xd[5], yd[5], perm[8] = {0, 1, 2, 3, 4, 5, 6, 7}, n = 1;
+    for (int d = 0; d < r; d++) xd[d] = (int64_t)irand(1, d == 0 ? 3 : 37);
+    for (int d = 1; d < r; d++) perm[d] = d <= r - s ? s + d - 1 : d - (r - s);
+    for (int d = 0; d < r; d++) {
+      yd[d] = xd[perm[d]];
+      n *= xd[d];
+    }
+    float *xv = frand_array(n), *yr = calloc((size_t)n, 4), *yf = calloc((size_t)n, 4);
+    ember_tensor x = tensor(r, xd, 0, xv), y1 = tensor(r, yd, 0, yr), y2 = tensor(r, yd, 0, yf);
+    const ember_tensor *in[1] = {&x};
+    char what[64];
+    snprintf(what, sizeof what, "permute rotation rank %d split %d", r, s);
+    compare_op(EMBER_OP_PERMUTE, in, 1, &y1, &y2, perm, 8, pool, what);
+    check(max_rel_err(yf, yr, (size_t)n) == 0.0, "permute is exact", 0); /* a copy: bit-exact */
+    free(xv);
+    free(yr);
+    free(yf);
+  }
+}
+
+int main(void) {
+  for (int threads = 1; threads <= 3; threads += 2) {
+    ember_pool *pool = ember_pool_create(threads);
+    test_conv2d_nhwc(pool);
+    test_dwconv2d_nhwc(pool);
+    test_maxpool_nhwc(pool);
+    test_transpose(pool);
+    ember_pool_free(pool);
+  }
+  printf("%d passed, %d failed\n", g_pass, g_fail);
+  return g_fail != 0;
+}
