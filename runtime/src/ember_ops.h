@@ -33,6 +33,7 @@
 #define EMBER_OP_LINEAR_PACKED 4
 #define EMBER_OP_CONV2D_NHWC 5
 #define EMBER_OP_DWCONV2D_NHWC 6
+#define EMBER_OP_CONV2D_WINOGRAD 7
 #define EMBER_OP_ADD 10
 #define EMBER_OP_SUB 11
 #define EMBER_OP_MUL 12
@@ -145,6 +146,13 @@
 #define EMBER_A_DWCONV2D_NHWC_ACT_MIN 7
 #define EMBER_A_DWCONV2D_NHWC_ACT_MAX 8
 #define EMBER_NSLOTS_DWCONV2D_NHWC 9
+#define EMBER_A_CONV2D_WINOGRAD_N 0
+#define EMBER_A_CONV2D_WINOGRAD_PAD_H 1
+#define EMBER_A_CONV2D_WINOGRAD_PAD_W 2
+#define EMBER_A_CONV2D_WINOGRAD_ACT 3
+#define EMBER_A_CONV2D_WINOGRAD_ACT_MIN 4
+#define EMBER_A_CONV2D_WINOGRAD_ACT_MAX 5
+#define EMBER_NSLOTS_CONV2D_WINOGRAD 6
 #define EMBER_A_ADD_ACT 0
 #define EMBER_A_ADD_ACT_MIN 1
 #define EMBER_A_ADD_ACT_MAX 2
@@ -331,6 +339,7 @@
   X(linear_packed, 4, 2, 3, 1, 4) \
   X(conv2d_nhwc, 5, 2, 3, 1, 12) \
   X(dwconv2d_nhwc, 6, 2, 3, 1, 9) \
+  X(conv2d_winograd, 7, 2, 3, 1, 6) \
   X(add, 10, 2, 2, 1, 3) \
   X(sub, 11, 2, 2, 1, 3) \
   X(mul, 12, 2, 2, 1, 3) \

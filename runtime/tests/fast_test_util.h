@@ -65,8 +65,8 @@ static ember_tensor tensor(int rank, const int64_t *dims, int storage, float *da
 
 
 /* run op through the ref kernel and the fast kernel (prepare + eval), compare */
-static void compare_op(int32_t op, const ember_tensor **in, int n_in, ember_tensor *y_ref, ember_tensor *y_fast,
-                       const int64_t *attr, int n_attr, ember_pool *pool, const char *what) {
+static void compare_op_tol(int32_t op, const ember_tensor **in, int n_in, ember_tensor *y_ref, ember_tensor *y_fast,
+                           const int64_t *attr, int n_attr, ember_pool *pool, const char *what, double tol) {
   char err[256] = {0};
   ember_kargs a;
   memset(&a, 0, sizeof a);
@@ -107,10 +107,14 @@ static void compare_op(int32_t op, const ember_tensor **in, int n_in, ember_tens
   a.pool = pool;
   fk->eval(&a);
   double e = max_rel_err(y_fast->data, y_ref->data, (size_t)y_ref->numel);
-  check(e < 2e-5, what, e);
+  check(e < tol, what, e);
   free(packed);
   free(scratch_mem);
   free(ref_scratch);
 }
 
+static void compare_op(int32_t op, const ember_tensor **in, int n_in, ember_tensor *y_ref, ember_tensor *y_fast,
+                       const int64_t *attr, int n_attr, ember_pool *pool, const char *what) {
+  compare_op_tol(op, in, n_in, y_ref, y_fast, attr, n_attr, pool, what, 2e-5);
+}
 #endif

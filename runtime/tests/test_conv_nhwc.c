@@ -50,6 +50,41 @@ static void test_conv2d_nhwc(ember_pool *pool) {
   }
 }
 
+static void test_winograd(ember_pool *pool) {
+  static const int acts[4] = {EMBER_ACT_NONE, EMBER_ACT_RELU, EMBER_ACT_CLAMP, EMBER_ACT_HARDSWISH};
+  for (int trial = 0; trial < 50; trial++) {
+    int64_t n = (int64_t)irand(1, 2), c = trial % 5 == 0 ? (int64_t)irand(257, 300) : (int64_t)irand(1, 70);
+    int64_t o = trial % 4 == 0 ? (int64_t)irand(100, 200) : (int64_t)irand(1, 40);
+    int64_t ph = (int64_t)irand(0, 2), pw = (int64_t)irand(0, 2);
+    int64_t h = (int64_t)irand(1, trial % 3 ? 9 : 30) + 2, w = (int64_t)irand(1, 13) + 2;
+    int64_t oh = h + 2 * ph - 2, ow = w + 2 * pw - 2, panels = (o + 15) / 16;
+    int64_t xd[4] = {n, h, w, c}, ud[4] = {16, panels, c, 16}, bd[1] = {o}, yd[4] = {n, oh, ow, o};
+    float *xv = frand_array(n * h * w * c), *bv = frand_array(o);
+    float *uv = aligned_alloc(64, (size_t)(16 * panels * c * 16) * 4 + 64);
+    for (int64_t i = 0; i < 16 * panels * c * 16; i++) uv[i] = (i / (c * 16)) % panels * 16 + i % 16 < o ? frand() : 0.f;
+    float *yr = calloc((size_t)(n * oh * ow * o), 4), *yf = calloc((size_t)(n * oh * ow * o), 4);
+    ember_tensor x = tensor(4, xd, EMBER_STORAGE_ARENA, xv), u = tensor(4, ud, EMBER_STORAGE_CONST, uv);
+    ember_tensor b = tensor(1, bd, EMBER_STORAGE_CONST, bv), y1 = tensor(4, yd, 0, yr), y2 = tensor(4, yd, 0, yf);
+    const ember_tensor *in[3] = {&x, &u, &b};
+    int64_t attr[6] = {o, ph, pw};
+    set_act(&attr[3], acts[trial % 4]);
+    char what[200];
+    snprintf(what, sizeof what, "conv2d_winograd n=%lld %lldx%lldx%lld o=%lld p=%lld,%lld act=%d threads=%d",
+             (long long)n, (long long)h, (long long)w, (long long)c, (long long)o, (long long)ph, (long long)pw,
+             acts[trial % 4], ember_pool_threads(pool));
+    /* float32 Winograd rounds transformed values (|v| up to 4 |x|, |u| up to 2.25 |w|) in sums of C terms and
+     * then sums 9 of those: its error grows like sqrt(C) times a constant larger than direct convolution's
+     * (the reference computes the same algorithm in double); seen: 3e-5 at C = 270 */
+    compare_op_tol(EMBER_OP_CONV2D_WINOGRAD, in, trial % 2 ? 3 : 2, &y1, &y2, attr, 6, pool, what,
+                   4e-6 * sqrt((double)c + 16.0));
+    free(xv);
+    free(uv);
+    free(bv);
+    free(yr);
+    free(yf);
+  }
+}
+
 typedef struct {
   ember_dwnhwc_row_fn fn;
   const char *name;
@@ -175,6 +210,7 @@ int main(void) {
   for (int threads = 1; threads <= 3; threads += 2) {
     ember_pool *pool = ember_pool_create(threads);
     test_conv2d_nhwc(pool);
+    test_winograd(pool);
     test_dwconv2d_nhwc(pool);
     test_maxpool_nhwc(pool);
     test_transpose(pool);

@@ -160,3 +160,22 @@ def test_compile_graph_layout_matches_reference_run() -> None:
     plain = compile_graph(g, optimize=False).load(reference=True)
     xin = rng.standard_normal((2, 5, 7, 6)).astype(np.float32)
     np.testing.assert_allclose(fast(xin), plain(xin), rtol=1e-5, atol=1e-5)
+
+
+class Wide(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.a = nn.Conv2d(32, 40, 3, 1, 1)
+        self.b = nn.Conv2d(40, 32, 3, 1, 0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.b(torch.relu(self.a(x)))
+
+
+def test_wide_3x3_convolutions_use_winograd_unless_disabled() -> None:
+    x = torch.randn(2, 32, 15, 16)  # odd output size: tiles on the bottom edge
+    prog, (fast,) = _run(Wide(), x)
+    assert prog.graph.op_counts().get("conv2d_winograd") == 2
+    direct = ember.export(Wide().eval(), (x,), winograd=False)
+    assert "conv2d_winograd" not in direct.graph.op_counts()
+    assert direct.to_bytes().__len__() < prog.to_bytes().__len__()  # transformed weights: 16/9 of the bytes

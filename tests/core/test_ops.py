@@ -17,7 +17,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ember.ir.ops import OPS, Act, nhwc_conv_weight, pack_panels
+from ember.ir.ops import OPS, Act, nhwc_conv_weight, pack_panels, winograd_weight
 from tests.core.helpers import run_one_op
 
 rng = np.random.default_rng(1234)
@@ -125,6 +125,19 @@ case(
         "act_max": 6.0,
     },
     lambda x, p, b: _nhwc(F.relu6(F.conv2d(_nchw(x), t(_CW3), b, padding=1))),
+)
+_WG1, _WG2 = r(19, 5, 3, 3), r(16, 3, 3, 3)
+case(
+    "conv2d_winograd",
+    [r(2, 9, 11, 5), winograd_weight(_WG1), r(19)],
+    {"n": 19, "pad_h": 1, "pad_w": 1},
+    lambda x, u, b: _nhwc(F.conv2d(_nchw(x), t(_WG1), b, padding=1)),
+)
+case(
+    "conv2d_winograd",
+    [r(1, 6, 5, 3), winograd_weight(_WG2)],
+    {"n": 16, "pad_w": 1, "act": Act.RELU},
+    lambda x, u: _nhwc(F.relu(F.conv2d(_nchw(x), t(_WG2), padding=(0, 1)))),
 )
 _DW1, _DW2 = r(6, 1, 3, 3), r(5, 1, 5, 5)
 case(

@@ -319,3 +319,160 @@ static ember_status mp_nhwc_eval(const ember_kargs *a) {
 
 const ember_fast_kernel ember_fast_maxpool_nhwc = {"f32_max_pool2d_nhwc", mp_nhwc_applies, dw_nhwc_prepare,
                                                    mp_nhwc_eval};
+
+/* ----------------------------------------------------------------------------- conv2d_winograd */
+/* Winograd F(2x2, 3x3) in NHWC: a block of TB tiles at a time (sized so its transformed inputs V and
+ * GEMM outputs M stay in L2): input transform V[xi][t][c] = (B^T d B)[xi] along contiguous channels,
+ * 16 GEMMs M[xi] = V[xi] U[xi] on the microkernels (U panel-packed at export, read in place), output
+ * transform y = A^T m A + bias, activation, clipped at odd edges. 2.25x fewer multiplies than direct. */
+
+typedef struct {
+  ember_wino_geom g;
+  const float *u;
+  uint8_t *scratch;
+  uint64_t stride;
+  size_t tiles, panels, col_splits, cols_per_split;
+  int act; /* the node's activation (g.act is what the output transform fuses) */
+  ember_wino_in_fn in;
+  ember_wino_out_fn out;
+  ember_f32_ukernel uk;
+  size_t mr, nr;
+} wg_job;
+
+/* Tiles per block: V + M = 16 * tb * (c + o) floats stay within about 1 MiB of L2. When all tiles fit
+ * in a few blocks' worth (small images, e.g. 7x7) they form one block, so the transformed weights
+ * (16/9 of the direct bytes) are streamed once, and threads split the output channels instead. */
+static size_t wino_tiles_per_block(size_t c, size_t o, size_t tiles) {
+  size_t tb = 16384 / (c + o);
+  tb = tb >= 96 ? 96 : (tb >= 12 ? tb / 12 * 12 : (tb < 4 ? 4 : tb));
+  return tiles <= 64 && tiles > tb ? tiles : tb;
+}
+
+static uint64_t wino_scratch_floats(size_t c, size_t o, size_t tiles) {
+  size_t tb = wino_tiles_per_block(c, o, tiles);
+  return (uint64_t)16 * tb * (c + o) + 16 * (uint64_t)c + (uint64_t)c; /* V, M, row tmp, zeros */
+}
+
+static size_t wino_tiles(const ember_tensor *y) {
+  return (size_t)y->dims[0] * (((size_t)y->dims[1] + 1) / 2) * (((size_t)y->dims[2] + 1) / 2);
+}
+
+static int wino_applies(const ember_kargs *a) {
+  return a->in[0]->dtype == EMBER_DTYPE_F32 && a->in[1]->dtype == EMBER_DTYPE_F32 &&
+         ((uintptr_t)a->in[1]->data % 64 == 0 || a->in[1]->data == NULL) && (a->n_in < 3 || f32_const(a->in[2]));
+}
+
+static ember_status wino_prepare(const ember_kargs *a, void **packed, uint64_t *bytes, uint64_t *scratch) {
+  *packed = NULL;
+  *bytes = 0;
+  *scratch = wino_scratch_floats((size_t)a->in[0]->dims[3], (size_t)a->out[0]->dims[3], wino_tiles(a->out[0])) *
+             sizeof(float);
+  return EMBER_OK;
+}
+
+static void wino_block(void *ctx, size_t job, int thread) {
+  const wg_job *j = ctx;
+  const ember_wino_geom *g = &j->g;
+  const size_t C = g->c, O = g->o, tb = g->tb, block = job / j->col_splits;
+  const size_t o0 = job % j->col_splits * j->cols_per_split, o1 = o0 + j->cols_per_split < O ? o0 + j->cols_per_split : O;
+  float *V = (float *)(j->scratch + (size_t)thread * j->stride), *M = V + 16 * tb * C, *tmp = M + 16 * tb * O;
+  float *zeros = tmp + 16 * C;
+  for (size_t c = 0; c < C; c++) zeros[c] = 0.f;
+  size_t t0 = block * tb, n = j->tiles - t0 < tb ? j->tiles - t0 : tb;
+  for (size_t t = 0; t < n; t++) j->in(g, t0 + t, t, V, tmp, zeros);
+  for (size_t xi = 0; xi < 16; xi++) {
+    const float *a = V + xi * tb * C, *u = j->u + xi * j->panels * C * EMBER_GEMM_NR;
+    float *m = M + xi * tb * O;
+    for (size_t pc = 0; pc < C; pc += KC_NHWC) {
+      size_t kc = C - pc < KC_NHWC ? C - pc : KC_NHWC;
+      for (size_t c0 = o0; c0 < o1; c0 += j->nr) {
+        size_t nr = o1 - c0 < j->nr ? o1 - c0 : j->nr;
+        const float *panel = u + (c0 / EMBER_GEMM_NR) * C * EMBER_GEMM_NR + pc * EMBER_GEMM_NR;
+        for (size_t r = 0; r < n; r += j->mr) {
+          size_t mr = n - r < j->mr ? n - r : j->mr;
+          j->uk(mr, nr, kc, a + r * C + pc, C, panel, C * EMBER_GEMM_NR, m + r * O + c0, O, pc > 0);
+        }
+      }
+    }
+  }
+  for (size_t t = 0; t < n; t++) j->out(g, t0 + t, t, M, o0, o1);
+  if (j->act != g->act) { /* an activation the transform does not fuse: over the block's pixels */
+    const ember_f32_vec_ops *v = ember_f32_vec();
+    for (size_t t = t0; t < t0 + n; t++) {
+      size_t per_img = g->th * g->tw, img = t / per_img, ty = t % per_img / g->tw, tx = t % g->tw;
+      for (size_t dy = 0; dy < 2 && 2 * ty + dy < g->oh; dy++) {
+        size_t px = 2 * tx + 1 < g->ow ? 2 : 1;
+        for (size_t p = 0; p < px; p++)
+          v->act_row(g->y + ((img * g->oh + 2 * ty + dy) * g->ow + 2 * tx + p) * O + o0, o1 - o0, NULL, 0.f, j->act,
+                     g->lo, g->hi);
+      }
+    }
+  }
+}
+
+static void wino_select(wg_job *j) {
+  j->in = ember_f32_wino_in_scalar;
+  j->out = ember_f32_wino_out_scalar;
+  const char *force = getenv("EMBER_FORCE_SCALAR");
+  if (force && force[0] == '1') return;
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+  const char *cap = getenv("EMBER_MAX_ISA");
+  __builtin_cpu_init();
+  if (!(cap && strcmp(cap, "avx2") == 0) && __builtin_cpu_supports("avx512f")) {
+    j->in = ember_f32_wino_in_avx512;
+    j->out = ember_f32_wino_out_avx512;
+  } else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+    j->in = ember_f32_wino_in_avx2;
+    j->out = ember_f32_wino_out_avx2;
+  }
+#endif
+}
+
+static ember_status wino_eval(const ember_kargs *a) {
+  const ember_tensor *x = a->in[0], *y = a->out[0];
+  wg_job j;
+  memset(&j, 0, sizeof j);
+  ember_wino_geom *g = &j.g;
+  g->x = x->data;
+  g->bias = a->n_in > 2 ? a->in[2]->data : NULL;
+  g->y = y->data;
+  g->h = (size_t)x->dims[1];
+  g->w = (size_t)x->dims[2];
+  g->c = (size_t)x->dims[3];
+  g->oh = (size_t)y->dims[1];
+  g->ow = (size_t)y->dims[2];
+  g->o = (size_t)y->dims[3];
+  g->ph = (size_t)ember_attr_i(a, EMBER_A_CONV2D_WINOGRAD_PAD_H);
+  g->pw = (size_t)ember_attr_i(a, EMBER_A_CONV2D_WINOGRAD_PAD_W);
+  g->th = (g->oh + 1) / 2;
+  g->tw = (g->ow + 1) / 2;
+  g->tb = wino_tiles_per_block(g->c, g->o, wino_tiles(y));
+  j.act = (int)ember_attr_i(a, EMBER_A_CONV2D_WINOGRAD_ACT);
+  g->act = j.act == EMBER_ACT_RELU || j.act == EMBER_ACT_CLAMP ? j.act : EMBER_ACT_NONE;
+  g->lo = (float)ember_attr_f(a, EMBER_A_CONV2D_WINOGRAD_ACT_MIN);
+  g->hi = (float)ember_attr_f(a, EMBER_A_CONV2D_WINOGRAD_ACT_MAX);
+  j.u = a->in[1]->data;
+  j.scratch = a->scratch;
+  j.stride = a->scratch_stride;
+  j.tiles = (size_t)x->dims[0] * g->th * g->tw;
+  j.panels = (size_t)a->in[1]->dims[1];
+  const ember_f32_gemm_config *cfg = ember_f32_gemm_select();
+  j.uk = cfg->fn;
+  j.mr = cfg->mr;
+  j.nr = cfg->nr;
+  wino_select(&j);
+  size_t blocks = (j.tiles + g->tb - 1) / g->tb, threads = (size_t)ember_pool_threads(a->pool);
+  j.col_splits = 1;
+  j.cols_per_split = g->o;
+  if (blocks < 2 * threads && threads > 1 && g->o >= 64) { /* few tiles: split the output channels too */
+    size_t want = (2 * threads + blocks - 1) / blocks;
+    j.cols_per_split = (g->o + want - 1) / want;
+    j.cols_per_split = (j.cols_per_split + 31) / 32 * 32; /* whole 32-column microkernel tiles */
+    j.col_splits = (g->o + j.cols_per_split - 1) / j.cols_per_split;
+  }
+  ember_pool_run(a->pool, blocks * j.col_splits, wino_block, &j);
+  return EMBER_OK;
+}
+
+const ember_fast_kernel ember_fast_conv_winograd = {"f32_conv2d_winograd_f2x2_3x3", wino_applies, wino_prepare,
+                                                    wino_eval};

@@ -23,4 +23,28 @@ void ember_f32_dwnhwc_row_avx512(const ember_dwnhwc_args *a, size_t oy, float *y
 #if defined(__aarch64__)
 void ember_f32_dwnhwc_row_neon(const ember_dwnhwc_args *a, size_t oy, float *y);
 #endif
+
+/* Winograd F(2x2, 3x3) tile transforms along contiguous channels (f32_wino.inc, compiled per ISA).
+ * V / M hold 16 matrices of tb rows: V[xi][t][0..c), M[xi][t][0..o). */
+typedef struct ember_wino_geom {
+  const float *x, *bias;
+  float *y;
+  size_t h, w, c, oh, ow, o, ph, pw, th, tw, tb;
+  int act; /* EMBER_ACT_NONE / RELU / CLAMP fused; the caller applies any other */
+  float lo, hi;
+} ember_wino_geom;
+typedef void (*ember_wino_in_fn)(const ember_wino_geom *g, size_t tile, size_t t, float *V, float *tmp,
+                                 const float *zeros);
+/* output channels [o0, o1) of tile t (row t of the M matrices) */
+typedef void (*ember_wino_out_fn)(const ember_wino_geom *g, size_t tile, size_t t, const float *M, size_t o0, size_t o1);
+#define EMBER_DECLARE_WINO(isa)                                                                                \
+  void ember_f32_wino_in_##isa(const ember_wino_geom *g, size_t tile, size_t t, float *V, float *tmp,        \
+                               const float *zeros);                                                          \
+  void ember_f32_wino_out_##isa(const ember_wino_geom *g, size_t tile, size_t t, const float *M, size_t o0,    \
+                                size_t o1);
+EMBER_DECLARE_WINO(scalar)
+#if defined(__x86_64__) || defined(__i386__)
+EMBER_DECLARE_WINO(avx2)
+EMBER_DECLARE_WINO(avx512)
+#endif
 #endif

@@ -148,3 +148,82 @@ ember_status ember_ref_dwconv2d_nhwc_eval(const ember_kargs *a) {
         }
   return EMBER_OK;
 }
+
+/* conv2d_winograd: 3x3, stride 1, NHWC, Winograd F(2x2, 3x3). The weight is U = G g G^T, stored as 16
+ * panel-packed [C, n] matrices: U[xi][c][o] = w[((xi * P + o / 16) * C + c) * 16 + o % 16]. Per 4x4
+ * input tile (2x2 output tile): v = B^T d B per channel, m[xi][o] = sum_c v[xi][c] U[xi][c][o],
+ * y = A^T m A. Everything in double, like the numpy reference. scratch: v for one tile (16 x C). */
+ember_status ember_ref_conv2d_winograd_check(const ember_kargs *a, uint64_t *scratch) {
+  char b1[96], b2[96];
+  *scratch = 0;
+  RF_NEED_ATTRS(a, EMBER_NSLOTS_CONV2D_WINOGRAD);
+  ember_status s = f32_io_check(a, "conv2d_winograd");
+  if (s != EMBER_OK) return s;
+  const ember_tensor *x = a->in[0], *w = a->in[1], *b = a->n_in > 2 ? a->in[2] : NULL;
+  int64_t n = ember_attr_i(a, EMBER_A_CONV2D_WINOGRAD_N);
+  if (x->rank != 4 || n < 1 || w->rank != 4 || w->dims[0] != 16 || w->dims[1] != (n + 15) / 16 ||
+      w->dims[2] != x->dims[3] || w->dims[3] != 16)
+    return KFAIL(a, "conv2d_winograd: input %s, transformed weight %s and n=%lld do not match", RF_SHAPE(x, b1),
+                 RF_SHAPE(w, b2), (long long)n);
+  if (b && (b->rank != 1 || b->dims[0] != n))
+    return KFAIL(a, "conv2d_winograd bias shape %s != [%lld]", RF_SHAPE(b, b1), (long long)n);
+  if (!ember_act_valid(ember_attr_i(a, EMBER_A_CONV2D_WINOGRAD_ACT))) return KFAIL(a, "conv2d_winograd: unknown activation");
+  nhwc_geom g = {1, 1, ember_attr_i(a, EMBER_A_CONV2D_WINOGRAD_PAD_H), ember_attr_i(a, EMBER_A_CONV2D_WINOGRAD_PAD_W), 1, 1};
+  s = geom_check(a, "conv2d_winograd", &g, x, 3, 3, n, a->out[0]);
+  if (s != EMBER_OK) return s;
+  *scratch = (uint64_t)16 * (uint64_t)x->dims[3] * sizeof(double);
+  return EMBER_OK;
+}
+
+ember_status ember_ref_conv2d_winograd_eval(const ember_kargs *a) {
+  const ember_tensor *xt = a->in[0], *wt = a->in[1], *yt = a->out[0];
+  const float *x = xt->data, *u = wt->data, *bias = a->n_in > 2 ? (const float *)a->in[2]->data : NULL;
+  float *y = yt->data;
+  double *v = a->scratch;
+  int64_t N = xt->dims[0], H = xt->dims[1], W = xt->dims[2], C = xt->dims[3];
+  int64_t OH = yt->dims[1], OW = yt->dims[2], O = yt->dims[3], P = wt->dims[1];
+  int64_t ph = ember_attr_i(a, EMBER_A_CONV2D_WINOGRAD_PAD_H), pw = ember_attr_i(a, EMBER_A_CONV2D_WINOGRAD_PAD_W);
+  int act = (int)ember_attr_i(a, EMBER_A_CONV2D_WINOGRAD_ACT);
+  float lo = rf_attr_float(a, EMBER_A_CONV2D_WINOGRAD_ACT_MIN), hi = rf_attr_float(a, EMBER_A_CONV2D_WINOGRAD_ACT_MAX);
+  for (int64_t n = 0; n < N; n++)
+    for (int64_t ty = 0; ty < (OH + 1) / 2; ty++)
+      for (int64_t tx = 0; tx < (OW + 1) / 2; tx++) {
+        for (int64_t c = 0; c < C; c++) {
+          double d[4][4], e[4][4];
+          for (int r = 0; r < 4; r++)
+            for (int q = 0; q < 4; q++) {
+              int64_t iy = 2 * ty + r - ph, ix = 2 * tx + q - pw;
+              d[r][q] = iy >= 0 && iy < H && ix >= 0 && ix < W ? x[((n * H + iy) * W + ix) * C + c] : 0.0;
+            }
+          for (int r = 0; r < 4; r++) { /* e = d B */
+            e[r][0] = d[r][0] - d[r][2];
+            e[r][1] = d[r][1] + d[r][2];
+            e[r][2] = d[r][2] - d[r][1];
+            e[r][3] = d[r][1] - d[r][3];
+          }
+          for (int q = 0; q < 4; q++) { /* v = B^T e */
+            v[(0 * 4 + q) * C + c] = e[0][q] - e[2][q];
+            v[(1 * 4 + q) * C + c] = e[1][q] + e[2][q];
+            v[(2 * 4 + q) * C + c] = e[2][q] - e[1][q];
+            v[(3 * 4 + q) * C + c] = e[1][q] - e[3][q];
+          }
+        }
+        for (int64_t o = 0; o < O; o++) {
+          double m[16] = {0}, r0[4], r1[4];
+          for (int xi = 0; xi < 16; xi++)
+            for (int64_t c = 0; c < C; c++) m[xi] += v[xi * C + c] * (double)u[((xi * P + o / 16) * C + c) * 16 + o % 16];
+          for (int q = 0; q < 4; q++) { /* A^T m */
+            r0[q] = m[q] + m[4 + q] + m[8 + q];
+            r1[q] = m[4 + q] - m[8 + q] - m[12 + q];
+          }
+          double out[2][2] = {{r0[0] + r0[1] + r0[2], r0[1] - r0[2] - r0[3]}, {r1[0] + r1[1] + r1[2], r1[1] - r1[2] - r1[3]}};
+          for (int i = 0; i < 2; i++)
+            for (int k = 0; k < 2; k++) {
+              int64_t oy = 2 * ty + i, ox = 2 * tx + k;
+              if (oy < OH && ox < OW)
+                y[((n * OH + oy) * OW + ox) * O + o] = ember_act((float)(out[i][k] + (bias ? (double)bias[o] : 0.0)), act, lo, hi);
+            }
+        }
+      }
+  return EMBER_OK;
+}

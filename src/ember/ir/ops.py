@@ -405,6 +405,77 @@ _def(
     _dwconv2d_nhwc_ref,
     doc="Depthwise 2-D convolution (one filter per channel) on an NHWC input, weight [KH, KW, C].",
 )
+
+# Winograd F(2x2, 3x3): Y = A^T [(G g G^T) * (B^T d B)] A per 4x4 input tile / 2x2 output tile
+WINO_G = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]], np.float64)
+WINO_BT = np.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]], np.float64)
+WINO_AT = np.array([[1, 1, 1, 0], [0, 1, -1, -1]], np.float64)
+
+
+def winograd_weight(w: np.ndarray) -> np.ndarray:
+    """OIHW 3x3 weight -> U[16, ceil(O/16), C, 16]: U[xi] = panels of (G g G^T)[xi] as a [C, O] matrix."""
+    u = np.einsum("ij,ocjk,lk->iloc", WINO_G, w.astype(np.float64), WINO_G).reshape(
+        16, w.shape[0], w.shape[1]
+    )
+    return np.stack([pack_panels(u[xi].astype(np.float32)) for xi in range(16)])
+
+
+def _wino_infer(s: list[Shape], d: list[DType], a: Attrs) -> list[tuple[Shape, DType]]:
+    x, u, n = s[0], s[1], a["n"]
+    if (
+        len(x) != 4
+        or n < 1
+        or len(u) != 4
+        or u[0] != 16
+        or u[1] != -(-n // PANEL)
+        or u[2] != x[3]
+        or u[3] != PANEL
+    ):
+        raise ValueError(f"conv2d_winograd: input {x}, transformed weight {u} and n={n} do not match")
+    if len(s) > 2 and s[2] != (n,):
+        raise ValueError(f"conv2d_winograd bias shape {s[2]} != ({n},)")
+    oh, ow = x[1] + 2 * a["pad_h"] - 2, x[2] + 2 * a["pad_w"] - 2
+    if oh <= 0 or ow <= 0 or a["pad_h"] < 0 or a["pad_w"] < 0:
+        raise ValueError("conv2d_winograd output would be empty")
+    return [((x[0], oh, ow, n), d[0])]
+
+
+def _wino_ref(i: list[np.ndarray], a: Attrs) -> list[np.ndarray]:
+    x, n = i[0].astype(np.float64), a["n"]
+    u = np.stack([unpack_panels(i[1][xi], n) for xi in range(16)]).astype(np.float64).reshape(4, 4, n, -1)
+    (shape, _), *_ = _wino_infer([x.shape, i[1].shape], [DType.F32] * 2, a)
+    b, oh, ow, _ = shape
+    th, tw = -(-oh // 2), -(-ow // 2)
+    ph, pw = a["pad_h"], a["pad_w"]
+    xp = np.zeros((b, 2 * th + 2, 2 * tw + 2, x.shape[3]))
+    h, w = min(x.shape[1], 2 * th + 2 - ph), min(x.shape[2], 2 * tw + 2 - pw)
+    xp[:, ph : ph + h, pw : pw + w] = x[:, :h, :w]
+    y = np.zeros((b, 2 * th, 2 * tw, n))
+    for ty in range(th):
+        for tx in range(tw):
+            d = xp[:, 2 * ty : 2 * ty + 4, 2 * tx : 2 * tx + 4]  # [b, 4, 4, C]
+            v = np.einsum("ij,bjkc,lk->bilc", WINO_BT, d, WINO_BT)
+            m = np.einsum("bilc,iloc->bilo", v, u)
+            y[:, 2 * ty : 2 * ty + 2, 2 * tx : 2 * tx + 2] = np.einsum(
+                "ij,bjko,lk->bilo", WINO_AT, m, WINO_AT
+            )
+    y = y[:, :oh, :ow]
+    if len(i) > 2:
+        y = y + i[2].astype(np.float64)
+    return [apply_act(y, a["act"], a["act_min"], a["act_max"])]
+
+
+_def(
+    "conv2d_winograd",
+    7,
+    ["x", "weight_wino", "bias?"],
+    [AttrSpec("n", "int", 1), AttrSpec("pad_h", "int", 0), AttrSpec("pad_w", "int", 0), *EPILOGUE],
+    _wino_infer,
+    _wino_ref,
+    doc="3x3 convolution, stride 1, on an NHWC input by Winograd F(2x2, 3x3): 16 GEMMs on 4x4 input tiles; "
+    "the weight is transformed at export to G g G^T as 16 panel-packed [C, n] matrices "
+    "[16, ceil(n/16), C, 16].",
+)
 _def(
     "matmul",
     3,

@@ -9,7 +9,9 @@ How: 4-D float32 tensors are grouped into *regions*: a convolution ties its inpu
 region, and so do ops that work the same in either layout (elementwise ops with same-shape or
 constant operands, max pooling, reductions, channel concat). A region with at least one convolution
 switches to NHWC: its ops are rewritten (constants permuted at export), and a transpose is inserted
-only where a region value meets a graph input, a graph output or an op that needs NCHW. A reshape of
+only where a region value meets a graph input, a graph output or an op that needs NCHW. 3x3
+stride-1 convolutions with enough channels use Winograd F(2x2, 3x3) (conv2d_winograd, weights
+transformed at export). A reshape of
 a [N, C, 1, 1] tensor (global pooling, then flatten) reads the same bytes in both layouts and needs no
 transpose. Runs after the graph-level optimizations (BN folding, activation fusion) and before weight
 packing, so 1x1 convolutions become linear layers that pack_linear_weights turns into linear_packed.
@@ -26,6 +28,11 @@ from ember.ir.graph import Graph, Node, Value
 TO_NHWC = (0, 2, 3, 1)
 TO_NCHW = (0, 3, 1, 2)
 NEW_AXIS = {0: 0, 1: 3, 2: 1, 3: 2}  # NCHW axis -> its NHWC position
+
+WINOGRAD_MIN_CHANNELS = 32  # below this the tile transforms cost more than the multiplies saved
+# below 14x14 outputs (49 tiles of 2x2) the weights dominate: ResNet-18's 7x7x512 layers run no faster
+# with Winograd inside the model (streaming 16/9 of the weight bytes), so they stay direct and small
+WINOGRAD_MIN_TILES = 49
 
 _NOT_FLEXIBLE = {"quantize", "dequantize", "qadd", "where"}
 
@@ -113,7 +120,7 @@ def _nhwc_const(v: Value, graph: Graph) -> Value:
     return graph.const(np.ascontiguousarray(data), v.name + "_nhwc")
 
 
-def _rewrite(n: Node, kind: str | None, graph: Graph) -> None:
+def _rewrite(n: Node, kind: str | None, graph: Graph, winograd: bool) -> None:
     """Turn a region node into its NHWC form (inputs already NHWC); output shapes are re-derived.
     `kind` is _conv_kind(n), taken before the inputs changed layout."""
     a = dict(n.attrs)
@@ -123,7 +130,20 @@ def _rewrite(n: Node, kind: str | None, graph: Graph) -> None:
         o, _, kh, kw = w.shape
         geom = {spec.name: a.get(spec.name, spec.default) for spec in opdefs.NHWC_CONV_GEOMETRY}
         epi = {k: a[k] for k in ("act", "act_min", "act_max") if k in a}
+        unit = geom["stride_h"] == geom["stride_w"] == geom["dil_h"] == geom["dil_w"] == 1
+        tiles = -(-n.outputs[0].shape[2] // 2) * -(-n.outputs[0].shape[3] // 2)  # NCHW output, before rewrite
         if (
+            winograd
+            and kh == kw == 3
+            and unit
+            and min(o, w.shape[1]) >= WINOGRAD_MIN_CHANNELS
+            and tiles >= WINOGRAD_MIN_TILES
+        ):
+            n.op = "conv2d_winograd"
+            n.attrs = {"n": o, "pad_h": geom["pad_h"], "pad_w": geom["pad_w"], **epi}
+            wino = graph.const(opdefs.winograd_weight(w), n.inputs[1].name + "_wino")
+            n.inputs = [n.inputs[0], wino, *n.inputs[2:]]
+        elif (
             kh == kw == 1
             and geom["stride_h"] == geom["stride_w"] == 1
             and geom["pad_h"] == geom["pad_w"] == 0
@@ -165,7 +185,10 @@ def _permute(graph: Graph, v: Value, perm: tuple[int, ...], name: str) -> tuple[
     return node, out
 
 
-def to_channels_last(graph: Graph) -> Graph:
+def to_channels_last(graph: Graph, winograd: bool = True) -> Graph:
+    """Rewrite convolution regions to NHWC. `winograd`: 3x3 stride-1 convolutions with at least
+    WINOGRAD_MIN_CHANNELS input and output channels use Winograd F(2x2, 3x3) (2.25x fewer multiplies;
+    their weights are stored transformed, 16/9 of the bytes)."""
     kinds = {id(n): _conv_kind(n) for n in graph.nodes}  # before any shape changes
     regions = _Regions()
     member: dict[int, Value] = {}
@@ -218,7 +241,7 @@ def to_channels_last(graph: Graph) -> Graph:
         if id(n) in converted:
             tied, kind = {v.uid for v in ties[id(n)]}, kinds[id(n)]
             n.inputs = [view(v, TO_NHWC) if v.uid in tied and not stored_nhwc(v) else v for v in n.inputs]
-            _rewrite(n, kind, graph)
+            _rewrite(n, kind, graph, winograd)
         else:
             n.inputs = [
                 v

@@ -32,7 +32,9 @@ def optimize_graph(graph: Graph) -> Graph:
     return graph
 
 
-def compile_graph(graph: Graph, optimize: bool = True, metadata: dict[str, Any] | None = None) -> Program:
+def compile_graph(
+    graph: Graph, optimize: bool = True, metadata: dict[str, Any] | None = None, winograd: bool = True
+) -> Program:
     from ember.frontend.kernel_check import check_kernels
 
     graph = legalize_outputs(dead_code_elimination(graph))
@@ -40,7 +42,7 @@ def compile_graph(graph: Graph, optimize: bool = True, metadata: dict[str, Any] 
         graph = legalize_outputs(optimize_graph(graph))
     source = copy.deepcopy(graph)  # optimized, not yet lowered to runtime layouts: input to ember.quantize
     if optimize:
-        graph = pack_linear_weights(to_channels_last(graph))
+        graph = pack_linear_weights(to_channels_last(graph, winograd=winograd))
     graph.verify()
     check_kernels(graph)
     if optimize:
