@@ -8,6 +8,7 @@
  * dwconv2d_nhwc vectorizes along channels (f32_dwnhwc.inc). Each is tested against its reference
  * kernel (runtime/tests/test_conv_nhwc.c). */
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -182,19 +183,46 @@ const ember_fast_kernel ember_fast_conv_nhwc = {"f32_conv2d_nhwc_gemm", conv_nhw
 
 /* ------------------------------------------------------------------------------- dwconv2d_nhwc */
 
-static ember_dwnhwc_row_fn dw_row_select(void) {
+/* The widest ISA this CPU runs, honouring EMBER_FORCE_SCALAR=1 and EMBER_MAX_ISA=avx2 like the GEMM
+ * selection (kernels/fast/dispatch.c); chosen once per process. */
+enum { ISA_SCALAR = 1, ISA_AVX2, ISA_AVX512, ISA_NEON };
+static _Atomic int g_isa;
+
+static int isa_uncached(void) {
   const char *force = getenv("EMBER_FORCE_SCALAR");
-  if (force && force[0] == '1') return ember_f32_dwnhwc_row_scalar;
+  if (force && force[0] == '1') return ISA_SCALAR;
 #if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
   const char *cap = getenv("EMBER_MAX_ISA");
   __builtin_cpu_init();
-  if (!(cap && strcmp(cap, "avx2") == 0) && __builtin_cpu_supports("avx512f")) return ember_f32_dwnhwc_row_avx512;
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return ember_f32_dwnhwc_row_avx2;
+  if (!(cap && strcmp(cap, "avx2") == 0) && __builtin_cpu_supports("avx512f")) return ISA_AVX512;
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return ISA_AVX2;
 #endif
 #if defined(__aarch64__)
-  return ember_f32_dwnhwc_row_neon;
+  return ISA_NEON;
 #endif
-  return ember_f32_dwnhwc_row_scalar;
+  return ISA_SCALAR;
+}
+
+static int isa(void) {
+  int v = atomic_load_explicit(&g_isa, memory_order_relaxed);
+  if (!v) {
+    v = isa_uncached();
+    atomic_store_explicit(&g_isa, v, memory_order_relaxed);
+  }
+  return v;
+}
+
+static ember_dwnhwc_row_fn dw_row_select(void) {
+  switch (isa()) {
+#if defined(__x86_64__) || defined(__i386__)
+    case ISA_AVX512: return ember_f32_dwnhwc_row_avx512;
+    case ISA_AVX2: return ember_f32_dwnhwc_row_avx2;
+#endif
+#if defined(__aarch64__)
+    case ISA_NEON: return ember_f32_dwnhwc_row_neon;
+#endif
+    default: return ember_f32_dwnhwc_row_scalar;
+  }
 }
 
 static int dw_nhwc_applies(const ember_kargs *a) {
@@ -413,15 +441,11 @@ static void wino_block(void *ctx, size_t job, int thread) {
 static void wino_select(wg_job *j) {
   j->in = ember_f32_wino_in_scalar;
   j->out = ember_f32_wino_out_scalar;
-  const char *force = getenv("EMBER_FORCE_SCALAR");
-  if (force && force[0] == '1') return;
-#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
-  const char *cap = getenv("EMBER_MAX_ISA");
-  __builtin_cpu_init();
-  if (!(cap && strcmp(cap, "avx2") == 0) && __builtin_cpu_supports("avx512f")) {
+#if defined(__x86_64__) || defined(__i386__)
+  if (isa() == ISA_AVX512) {
     j->in = ember_f32_wino_in_avx512;
     j->out = ember_f32_wino_out_avx512;
-  } else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+  } else if (isa() == ISA_AVX2) {
     j->in = ember_f32_wino_in_avx2;
     j->out = ember_f32_wino_out_avx2;
   }
