@@ -34,6 +34,7 @@
 #define EMBER_OP_CONV2D_NHWC 5
 #define EMBER_OP_DWCONV2D_NHWC 6
 #define EMBER_OP_CONV2D_WINOGRAD 7
+#define EMBER_OP_PWDW_NHWC 8
 #define EMBER_OP_ADD 10
 #define EMBER_OP_SUB 11
 #define EMBER_OP_MUL 12
@@ -153,6 +154,20 @@
 #define EMBER_A_CONV2D_WINOGRAD_ACT_MIN 4
 #define EMBER_A_CONV2D_WINOGRAD_ACT_MAX 5
 #define EMBER_NSLOTS_CONV2D_WINOGRAD 6
+#define EMBER_A_PWDW_NHWC_N 0
+#define EMBER_A_PWDW_NHWC_PW_ACT 1
+#define EMBER_A_PWDW_NHWC_PW_ACT_MIN 2
+#define EMBER_A_PWDW_NHWC_PW_ACT_MAX 3
+#define EMBER_A_PWDW_NHWC_STRIDE_H 4
+#define EMBER_A_PWDW_NHWC_STRIDE_W 5
+#define EMBER_A_PWDW_NHWC_PAD_H 6
+#define EMBER_A_PWDW_NHWC_PAD_W 7
+#define EMBER_A_PWDW_NHWC_DIL_H 8
+#define EMBER_A_PWDW_NHWC_DIL_W 9
+#define EMBER_A_PWDW_NHWC_ACT 10
+#define EMBER_A_PWDW_NHWC_ACT_MIN 11
+#define EMBER_A_PWDW_NHWC_ACT_MAX 12
+#define EMBER_NSLOTS_PWDW_NHWC 13
 #define EMBER_A_ADD_ACT 0
 #define EMBER_A_ADD_ACT_MIN 1
 #define EMBER_A_ADD_ACT_MAX 2
@@ -340,6 +355,7 @@
   X(conv2d_nhwc, 5, 2, 3, 1, 12) \
   X(dwconv2d_nhwc, 6, 2, 3, 1, 9) \
   X(conv2d_winograd, 7, 2, 3, 1, 6) \
+  X(pwdw_nhwc, 8, 5, 5, 1, 13) \
   X(add, 10, 2, 2, 1, 3) \
   X(sub, 11, 2, 2, 1, 3) \
   X(mul, 12, 2, 2, 1, 3) \

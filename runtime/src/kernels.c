@@ -20,6 +20,7 @@ static const ember_kernel kTable[EMBER_OP_ID_LIMIT] = {
     K(CONV2D_NHWC, conv2d_nhwc, F32),
     K(DWCONV2D_NHWC, dwconv2d_nhwc, F32),
     K(CONV2D_WINOGRAD, conv2d_winograd, F32),
+    K(PWDW_NHWC, pwdw_nhwc, F32),
     K(MATMUL, matmul, F32),
     K(ADD, binary, F32 | I32 | I64),
     K(SUB, binary, F32 | I32 | I64),

@@ -85,6 +85,46 @@ static void test_winograd(ember_pool *pool) {
   }
 }
 
+static void test_pwdw(ember_pool *pool) {
+  static const int acts[4] = {EMBER_ACT_NONE, EMBER_ACT_RELU, EMBER_ACT_CLAMP, EMBER_ACT_HARDSWISH};
+  for (int trial = 0; trial < 50; trial++) {
+    int64_t n = (int64_t)irand(1, 2), cin = (int64_t)irand(1, trial % 5 == 0 ? 300 : 40);
+    int64_t e = trial % 3 == 0 ? 16 * (int64_t)irand(1, 6) : (int64_t)irand(1, 70);
+    int64_t kh = trial % 3 ? 3 : (int64_t)irand(1, 5), kw = trial % 3 ? 3 : (int64_t)irand(1, 5);
+    int64_t sh = (int64_t)irand(1, 2), sw = (int64_t)irand(1, 2), dh = trial % 5 ? 1 : 2, dw = trial % 7 ? 1 : 2;
+    int64_t ph = (int64_t)irand(0, 2), pw = (int64_t)irand(0, 2);
+    int64_t h = (int64_t)irand(1, 16) + dh * (kh - 1), w = (int64_t)irand(1, 25) + dw * (kw - 1);
+    int64_t oh = conv_out(h, kh, sh, ph, dh), ow = conv_out(w, kw, sw, pw, dw), panels = (e + 15) / 16;
+    int64_t xd[4] = {n, h, w, cin}, pd[3] = {panels, cin, 16}, ed[1] = {e}, wd[3] = {kh, kw, e}, yd[4] = {n, oh, ow, e};
+    float *xv = frand_array(n * h * w * cin), *pbv = frand_array(e), *wv = frand_array(kh * kw * e), *bv = frand_array(e);
+    float *pv = aligned_alloc(64, (size_t)(panels * cin * 16) * 4 + 64);
+    for (int64_t i = 0; i < panels * cin * 16; i++) pv[i] = (i % 16) + (i / (cin * 16)) * 16 < e ? frand() : 0.f;
+    float *yr = calloc((size_t)(n * oh * ow * e), 4), *yf = calloc((size_t)(n * oh * ow * e), 4);
+    ember_tensor x = tensor(4, xd, EMBER_STORAGE_ARENA, xv), p = tensor(3, pd, EMBER_STORAGE_CONST, pv);
+    ember_tensor pb = tensor(1, ed, EMBER_STORAGE_CONST, pbv), wt = tensor(3, wd, EMBER_STORAGE_CONST, wv);
+    ember_tensor b = tensor(1, ed, EMBER_STORAGE_CONST, bv), y1 = tensor(4, yd, 0, yr), y2 = tensor(4, yd, 0, yf);
+    const ember_tensor *in[5] = {&x, &p, &pb, &wt, &b};
+    int64_t attr[13] = {e};
+    set_act(&attr[1], acts[trial % 4]);
+    attr[4] = sh, attr[5] = sw, attr[6] = ph, attr[7] = pw, attr[8] = dh, attr[9] = dw;
+    set_act(&attr[10], acts[(trial / 4) % 4]);
+    char what[220];
+    snprintf(what, sizeof what,
+             "pwdw_nhwc n=%lld %lldx%lldx%lld e=%lld k=%lldx%lld s=%lld,%lld d=%lld,%lld p=%lld,%lld acts=%d,%d threads=%d",
+             (long long)n, (long long)h, (long long)w, (long long)cin, (long long)e, (long long)kh, (long long)kw,
+             (long long)sh, (long long)sw, (long long)dh, (long long)dw, (long long)ph, (long long)pw, acts[trial % 4],
+             acts[(trial / 4) % 4], ember_pool_threads(pool));
+    compare_op(EMBER_OP_PWDW_NHWC, in, 5, &y1, &y2, attr, 13, pool, what);
+    free(xv);
+    free(pv);
+    free(pbv);
+    free(wv);
+    free(bv);
+    free(yr);
+    free(yf);
+  }
+}
+
 typedef struct {
   ember_dwnhwc_row_fn fn;
   const char *name;
@@ -140,7 +180,7 @@ static void test_dwconv2d_nhwc(ember_pool *pool) {
     int with_bias = trial % 2;
     compare_op(EMBER_OP_DWCONV2D_NHWC, in, with_bias ? 3 : 2, &y1, &y2, attr, 9, pool, what);
     if (ember_pool_threads(pool) == 1 && act != EMBER_ACT_SIGMOID) { /* each ISA's row kernel directly */
-      ember_dwnhwc_args a = {xv, wv, with_bias ? bv : NULL, (size_t)h, (size_t)w, (size_t)c, (size_t)kh, (size_t)kw,
+      ember_dwnhwc_args a = {xv, NULL, wv, with_bias ? bv : NULL, (size_t)h, (size_t)w, (size_t)c, (size_t)kh, (size_t)kw,
                              (size_t)sh, (size_t)sw, (size_t)ph, (size_t)pw, (size_t)dh, (size_t)dw, (size_t)ow,
                              act, 0.f, 6.f};
       for (int kk = 0; kk < nk; kk++) {
@@ -220,6 +260,7 @@ int main(void) {
     ember_pool *pool = ember_pool_create(threads);
     test_conv2d_nhwc(pool);
     test_winograd(pool);
+    test_pwdw(pool);
     test_dwconv2d_nhwc(pool);
     test_maxpool_nhwc(pool);
     test_transpose(pool);

@@ -179,3 +179,34 @@ def test_wide_3x3_convolutions_use_winograd_unless_disabled() -> None:
     direct = ember.export(Wide().eval(), (x,), winograd=False)
     assert "conv2d_winograd" not in direct.graph.op_counts()
     assert direct.to_bytes().__len__() < prog.to_bytes().__len__()  # transformed weights: 16/9 of the bytes
+
+
+class Inverted(nn.Module):
+    """MobileNetV2's inverted residual at a size where the expanded tensor (1.5 MB) leaves L2"""
+
+    def __init__(self, stride: int) -> None:
+        super().__init__()
+        self.expand = nn.Conv2d(16, 96, 1)
+        self.dw = nn.Conv2d(96, 96, 3, stride, 1, groups=96)
+        self.project = nn.Conv2d(96, 24, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.project(F.relu6(self.dw(F.relu6(self.expand(x)))))
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_pointwise_expansion_fuses_into_the_depthwise_conv(stride: int) -> None:
+    import ember.passes.fuse_pwdw as fuse
+
+    x = torch.randn(1, 16, 64, 63)
+    prog, _ = _run(Inverted(stride), x)
+    assert prog.graph.op_counts()["pwdw_nhwc"] == 1 and "dwconv2d_nhwc" not in prog.graph.op_counts()
+    old = fuse.MIN_EXPANDED_BYTES
+    try:
+        fuse.MIN_EXPANDED_BYTES = 1 << 62
+        unfused, _ = _run(Inverted(stride), x)
+    finally:
+        fuse.MIN_EXPANDED_BYTES = old
+    assert unfused.graph.op_counts()["dwconv2d_nhwc"] == 1
+    # the expanded tensor (64 x 63 x 96 floats) is never planned: the peak drops by at least half of it
+    assert prog.plan.arena_bytes <= unfused.plan.arena_bytes - 64 * 63 * 96 * 4 // 2

@@ -139,6 +139,33 @@ case(
     {"n": 16, "pad_w": 1, "act": Act.RELU},
     lambda x, u: _nhwc(F.relu(F.conv2d(_nchw(x), t(_WG2), padding=(0, 1)))),
 )
+_PW, _PWB, _PDW, _PDWB = r(19, 5), r(19), r(19, 1, 3, 3), r(19)
+case(
+    "pwdw_nhwc",
+    [r(2, 9, 8, 5), pack_panels(_PW), _PWB, np.ascontiguousarray(_PDW[:, 0].transpose(1, 2, 0)), _PDWB],
+    {
+        "n": 19,
+        "pw_act": Act.CLAMP,
+        "pw_act_min": 0.0,
+        "pw_act_max": 6.0,
+        "stride_h": 2,
+        "stride_w": 2,
+        "pad_h": 1,
+    }
+    | {"pad_w": 1, "act": Act.RELU},
+    lambda x, p, pb, w, b: _nhwc(
+        F.relu(
+            F.conv2d(
+                F.relu6(F.conv2d(_nchw(x), t(_PW)[:, :, None, None], pb)),
+                t(_PDW),
+                b,
+                stride=2,
+                padding=1,
+                groups=19,
+            )
+        )
+    ),
+)
 _DW1, _DW2 = r(6, 1, 3, 3), r(5, 1, 5, 5)
 case(
     "dwconv2d_nhwc",

@@ -500,3 +500,144 @@ static ember_status wino_eval(const ember_kargs *a) {
 
 const ember_fast_kernel ember_fast_conv_winograd = {"f32_conv2d_winograd_f2x2_3x3", wino_applies, wino_prepare,
                                                     wino_eval};
+
+/* ------------------------------------------------------------------------------------ pwdw_nhwc */
+/* A 1x1 convolution feeding a depthwise one, fused: each thread walks a range of output rows and
+ * makes the expanded input rows just before the depthwise row kernel needs them, into a ring of
+ * (KH - 1) * dil + 1 rows (W x n floats each, in L2), so the expanded tensor is never stored whole.
+ * A ring row is one GEMM: W pixels x C_in times the panel-packed pointwise weight, bias pre-filled,
+ * then the pointwise activation over the row. Rows shared by two thread ranges are made twice. */
+
+typedef struct {
+  ember_dwnhwc_args dw; /* geometry of the depthwise part; rows set per tile */
+  const float *x, *panels, *pbias;
+  float *y;
+  int pact;
+  float plo, phi;
+  size_t h, w, cin, e, oh, span, ring, tiles_per_img, rows_per_tile;
+  uint8_t *scratch;
+  uint64_t stride;
+  ember_dwnhwc_row_fn row;
+  ember_f32_ukernel uk;
+  size_t mr, nr;
+} pd_job;
+
+static size_t pd_span(const ember_kargs *a) {
+  return ((size_t)a->in[3]->dims[0] - 1) * (size_t)ember_attr_i(a, EMBER_A_PWDW_NHWC_DIL_H) + 1;
+}
+
+static int pwdw_applies(const ember_kargs *a) {
+  return a->in[0]->dtype == EMBER_DTYPE_F32 && a->in[1]->dtype == EMBER_DTYPE_F32 &&
+         ((uintptr_t)a->in[1]->data % 64 == 0 || a->in[1]->data == NULL) && f32_const(a->in[2]) && f32_const(a->in[3]) &&
+         f32_const(a->in[4]);
+}
+
+static ember_status pwdw_prepare(const ember_kargs *a, void **packed, uint64_t *bytes, uint64_t *scratch) {
+  const ember_tensor *x = a->in[0];
+  *packed = NULL;
+  *bytes = 0;
+  /* the row table first (H pointers, rounded to 64 bytes), then the ring */
+  *scratch = ((uint64_t)x->dims[1] * sizeof(float *) + 63) / 64 * 64 +
+             (uint64_t)pd_span(a) * (uint64_t)x->dims[2] * (uint64_t)a->out[0]->dims[3] * sizeof(float);
+  return EMBER_OK;
+}
+
+/* expanded row r of image img into dst (W x e floats) */
+static void pd_make_row(const pd_job *j, size_t img, size_t r, float *dst) {
+  const float *a = j->x + (img * j->h + r) * j->w * j->cin;
+  for (size_t p = 0; p < j->w; p++) memcpy(dst + p * j->e, j->pbias, j->e * sizeof(float));
+  for (size_t pc = 0; pc < j->cin; pc += KC_NHWC) {
+    size_t kc = j->cin - pc < KC_NHWC ? j->cin - pc : KC_NHWC;
+    for (size_t c0 = 0; c0 < j->e; c0 += j->nr) {
+      size_t nr = j->e - c0 < j->nr ? j->e - c0 : j->nr;
+      const float *panel = j->panels + (c0 / EMBER_GEMM_NR) * j->cin * EMBER_GEMM_NR + pc * EMBER_GEMM_NR;
+      for (size_t p = 0; p < j->w; p += j->mr) {
+        size_t mr = j->w - p < j->mr ? j->w - p : j->mr;
+        j->uk(mr, nr, kc, a + p * j->cin + pc, j->cin, panel, j->cin * EMBER_GEMM_NR, dst + p * j->e + c0, j->e, 1);
+      }
+    }
+  }
+  if (j->pact != EMBER_ACT_NONE) ember_f32_vec()->act_row(dst, j->w * j->e, NULL, 0.f, j->pact, j->plo, j->phi);
+}
+
+static void pwdw_tile(void *ctx, size_t tile, int thread) {
+  const pd_job *j = ctx;
+  size_t img = tile / j->tiles_per_img, t = tile % j->tiles_per_img;
+  size_t oy0 = t * j->rows_per_tile, oy1 = oy0 + j->rows_per_tile < j->oh ? oy0 + j->rows_per_tile : j->oh;
+  uint8_t *base = j->scratch + (size_t)thread * j->stride;
+  const float **rows = (const float **)(void *)base;
+  float *ring = (float *)(void *)(base + (j->h * sizeof(float *) + 63) / 64 * 64);
+  ember_dwnhwc_args a = j->dw;
+  a.rows = rows;
+  const int fused = a.act == EMBER_ACT_NONE || a.act == EMBER_ACT_RELU || a.act == EMBER_ACT_CLAMP;
+  if (!fused) a.act = EMBER_ACT_NONE;
+  ptrdiff_t made = -1; /* highest expanded row made in this tile */
+  for (size_t oy = oy0; oy < oy1; oy++) {
+    ptrdiff_t lo = (ptrdiff_t)(oy * a.sh) - (ptrdiff_t)a.ph, hi = lo + (ptrdiff_t)j->span - 1;
+    if (lo < 0) lo = 0;
+    if (hi > (ptrdiff_t)j->h - 1) hi = (ptrdiff_t)j->h - 1;
+    for (ptrdiff_t r = made + 1 > lo ? made + 1 : lo; r <= hi; r++) {
+      float *slot = ring + ((size_t)r % j->ring) * j->w * j->e;
+      pd_make_row(j, img, (size_t)r, slot);
+      rows[r] = slot;
+      made = r;
+    }
+    float *y = j->y + (img * j->oh + oy) * a.ow * a.c;
+    j->row(&a, oy, y);
+    if (!fused) ember_f32_vec()->act_row(y, a.ow * a.c, NULL, 0.f, j->dw.act, j->dw.lo, j->dw.hi);
+  }
+}
+
+static ember_status pwdw_eval(const ember_kargs *a) {
+  const ember_tensor *x = a->in[0], *w = a->in[3], *y = a->out[0];
+  pd_job j;
+  memset(&j, 0, sizeof j);
+  ember_dwnhwc_args *d = &j.dw;
+  d->w = w->data;
+  d->bias = a->in[4]->data;
+  d->h = (size_t)x->dims[1];
+  d->w_in = (size_t)x->dims[2];
+  d->c = (size_t)y->dims[3];
+  d->kh = (size_t)w->dims[0];
+  d->kw = (size_t)w->dims[1];
+  d->sh = (size_t)ember_attr_i(a, EMBER_A_PWDW_NHWC_STRIDE_H);
+  d->sw = (size_t)ember_attr_i(a, EMBER_A_PWDW_NHWC_STRIDE_W);
+  d->ph = (size_t)ember_attr_i(a, EMBER_A_PWDW_NHWC_PAD_H);
+  d->pw = (size_t)ember_attr_i(a, EMBER_A_PWDW_NHWC_PAD_W);
+  d->dh = (size_t)ember_attr_i(a, EMBER_A_PWDW_NHWC_DIL_H);
+  d->dw = (size_t)ember_attr_i(a, EMBER_A_PWDW_NHWC_DIL_W);
+  d->ow = (size_t)y->dims[2];
+  d->act = (int)ember_attr_i(a, EMBER_A_PWDW_NHWC_ACT);
+  d->lo = (float)ember_attr_f(a, EMBER_A_PWDW_NHWC_ACT_MIN);
+  d->hi = (float)ember_attr_f(a, EMBER_A_PWDW_NHWC_ACT_MAX);
+  j.x = x->data;
+  j.panels = a->in[1]->data;
+  j.pbias = a->in[2]->data;
+  j.y = y->data;
+  j.pact = (int)ember_attr_i(a, EMBER_A_PWDW_NHWC_PW_ACT);
+  j.plo = (float)ember_attr_f(a, EMBER_A_PWDW_NHWC_PW_ACT_MIN);
+  j.phi = (float)ember_attr_f(a, EMBER_A_PWDW_NHWC_PW_ACT_MAX);
+  j.h = d->h;
+  j.w = d->w_in;
+  j.cin = (size_t)x->dims[3];
+  j.e = d->c;
+  j.oh = (size_t)y->dims[1];
+  j.span = pd_span(a);
+  j.ring = j.span;
+  j.scratch = a->scratch;
+  j.stride = a->scratch_stride;
+  j.row = dw_row_select();
+  const ember_f32_gemm_config *cfg = ember_f32_gemm_select();
+  j.uk = cfg->fn;
+  j.mr = cfg->mr;
+  j.nr = cfg->nr;
+  size_t threads = (size_t)ember_pool_threads(a->pool), n = (size_t)x->dims[0];
+  /* one row range per image and thread (x2 for balance when there are threads to balance) */
+  size_t want = threads > 1 ? (2 * threads + n - 1) / n : 1;
+  j.rows_per_tile = (j.oh + want - 1) / want;
+  j.tiles_per_img = (j.oh + j.rows_per_tile - 1) / j.rows_per_tile;
+  ember_pool_run(a->pool, n * j.tiles_per_img, pwdw_tile, &j);
+  return EMBER_OK;
+}
+
+const ember_fast_kernel ember_fast_pwdw_nhwc = {"f32_pwdw_nhwc_fused", pwdw_applies, pwdw_prepare, pwdw_eval};

@@ -6,6 +6,7 @@
 
 typedef struct ember_dwnhwc_args {
   const float *x; /* one image, [H, W, C] */
+  const float *const *rows; /* or NULL: else input row iy is rows[iy] (W x C floats) instead of x + iy*W*C */
   const float *w; /* [KH, KW, C] */
   const float *bias; /* [C] or NULL */
   size_t h, w_in, c, kh, kw, sh, sw, ph, pw, dh, dw, ow;

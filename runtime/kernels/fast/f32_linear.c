@@ -176,6 +176,7 @@ extern const ember_fast_kernel ember_fast_conv_nhwc; /* f32_conv_nhwc.c */
 extern const ember_fast_kernel ember_fast_dwconv_nhwc;
 extern const ember_fast_kernel ember_fast_maxpool_nhwc;
 extern const ember_fast_kernel ember_fast_conv_winograd;
+extern const ember_fast_kernel ember_fast_pwdw_nhwc;
 
 static const ember_fast_kernel kLinear = {"f32_linear_gemm", linear_applies, linear_prepare, linear_eval};
 static const ember_fast_kernel kLinearPacked = {"f32_linear_gemm_inplace", linear_packed_applies,
@@ -199,6 +200,7 @@ const ember_fast_kernel *ember_fast_kernel_for(int32_t op) {
     case EMBER_OP_DWCONV2D_NHWC: return &ember_fast_dwconv_nhwc;
     case EMBER_OP_MAX_POOL2D_NHWC: return &ember_fast_maxpool_nhwc;
     case EMBER_OP_CONV2D_WINOGRAD: return &ember_fast_conv_winograd;
+    case EMBER_OP_PWDW_NHWC: return &ember_fast_pwdw_nhwc;
     case EMBER_OP_CONV2D: return &ember_fast_conv; /* depthwise nodes are redirected in ember_fast_kernel_select */
     default: return NULL;
   }

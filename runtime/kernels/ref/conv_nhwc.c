@@ -5,7 +5,8 @@
 
 /* stride/pad/dilation at slots s0..s0+5 (stride_h, stride_w, pad_h, pad_w, dil_h, dil_w) */
 _Static_assert(EMBER_A_CONV2D_NHWC_DIL_W == EMBER_A_CONV2D_NHWC_STRIDE_H + 5 &&
-                   EMBER_A_DWCONV2D_NHWC_DIL_W == EMBER_A_DWCONV2D_NHWC_STRIDE_H + 5,
+                   EMBER_A_DWCONV2D_NHWC_DIL_W == EMBER_A_DWCONV2D_NHWC_STRIDE_H + 5 &&
+                   EMBER_A_PWDW_NHWC_DIL_W == EMBER_A_PWDW_NHWC_STRIDE_H + 5,
                "NHWC conv geometry slots must be contiguous");
 typedef struct nhwc_geom {
   int64_t sh, sw, ph, pw, dh, dw;
@@ -225,5 +226,66 @@ ember_status ember_ref_conv2d_winograd_eval(const ember_kargs *a) {
             }
         }
       }
+  return EMBER_OK;
+}
+
+/* pwdw_nhwc: a 1x1 convolution (weight as linear_packed panels [ceil(n/16), C, 16], bias, its own
+ * activation) feeding a depthwise convolution (weight [KH, KW, n], bias). The expanded value at each
+ * tap is recomputed here (double sum, rounded to float after its activation, as the unfused graph
+ * stores it), then the depthwise sum runs in double like dwconv2d_nhwc's reference. */
+ember_status ember_ref_pwdw_nhwc_check(const ember_kargs *a, uint64_t *scratch) {
+  char b1[96], b2[96], b3[96];
+  *scratch = 0;
+  RF_NEED_ATTRS(a, EMBER_NSLOTS_PWDW_NHWC);
+  if (a->n_in != 5 || a->n_out != 1) return KFAIL(a, "pwdw_nhwc takes 5 inputs and 1 output");
+  for (int i = 0; i < 5; i++)
+    if (a->in[i]->dtype != EMBER_DTYPE_F32) return KFAIL(a, "pwdw_nhwc expects f32 tensors");
+  if (a->out[0]->dtype != EMBER_DTYPE_F32) return KFAIL(a, "pwdw_nhwc expects f32 tensors");
+  const ember_tensor *x = a->in[0], *p = a->in[1], *pb = a->in[2], *w = a->in[3], *b = a->in[4];
+  int64_t n = ember_attr_i(a, EMBER_A_PWDW_NHWC_N);
+  if (x->rank != 4 || n < 1 || p->rank != 3 || p->dims[0] != (n + 15) / 16 || p->dims[1] != x->dims[3] || p->dims[2] != 16)
+    return KFAIL(a, "pwdw_nhwc: input %s, pointwise panels %s and n=%lld do not match", RF_SHAPE(x, b1), RF_SHAPE(p, b2),
+                 (long long)n);
+  if (pb->rank != 1 || pb->dims[0] != n || b->rank != 1 || b->dims[0] != n || w->rank != 3 || w->dims[2] != n)
+    return KFAIL(a, "pwdw_nhwc: biases %s, %s and depthwise weight %s must match n=%lld", RF_SHAPE(pb, b1),
+                 RF_SHAPE(b, b2), RF_SHAPE(w, b3), (long long)n);
+  if (!ember_act_valid(ember_attr_i(a, EMBER_A_PWDW_NHWC_ACT)) || !ember_act_valid(ember_attr_i(a, EMBER_A_PWDW_NHWC_PW_ACT)))
+    return KFAIL(a, "pwdw_nhwc: unknown activation");
+  nhwc_geom g;
+  read_geom(a, EMBER_A_PWDW_NHWC_STRIDE_H, &g);
+  return geom_check(a, "pwdw_nhwc", &g, x, w->dims[0], w->dims[1], n, a->out[0]);
+}
+
+ember_status ember_ref_pwdw_nhwc_eval(const ember_kargs *a) {
+  const ember_tensor *xt = a->in[0], *pt = a->in[1], *wt = a->in[3], *yt = a->out[0];
+  const float *x = xt->data, *p = pt->data, *pb = a->in[2]->data, *w = wt->data, *b = a->in[4]->data;
+  float *y = yt->data;
+  int64_t N = xt->dims[0], H = xt->dims[1], W = xt->dims[2], C = xt->dims[3];
+  int64_t OH = yt->dims[1], OW = yt->dims[2], E = yt->dims[3], KH = wt->dims[0], KW = wt->dims[1];
+  nhwc_geom g;
+  read_geom(a, EMBER_A_PWDW_NHWC_STRIDE_H, &g);
+  int pact = (int)ember_attr_i(a, EMBER_A_PWDW_NHWC_PW_ACT), act = (int)ember_attr_i(a, EMBER_A_PWDW_NHWC_ACT);
+  float plo = rf_attr_float(a, EMBER_A_PWDW_NHWC_PW_ACT_MIN), phi = rf_attr_float(a, EMBER_A_PWDW_NHWC_PW_ACT_MAX);
+  float lo = rf_attr_float(a, EMBER_A_PWDW_NHWC_ACT_MIN), hi = rf_attr_float(a, EMBER_A_PWDW_NHWC_ACT_MAX);
+  for (int64_t n = 0; n < N; n++)
+    for (int64_t oy = 0; oy < OH; oy++)
+      for (int64_t ox = 0; ox < OW; ox++)
+        for (int64_t e = 0; e < E; e++) {
+          const float *panel = p + (e / 16) * C * 16 + e % 16;
+          double acc = (double)b[e];
+          for (int64_t ky = 0; ky < KH; ky++) {
+            int64_t iy = oy * g.sh - g.ph + ky * g.dh;
+            if (iy < 0 || iy >= H) continue;
+            for (int64_t kx = 0; kx < KW; kx++) {
+              int64_t ix = ox * g.sw - g.pw + kx * g.dw;
+              if (ix < 0 || ix >= W) continue;
+              const float *xv = x + ((n * H + iy) * W + ix) * C;
+              double s = (double)pb[e];
+              for (int64_t c = 0; c < C; c++) s += (double)xv[c] * (double)panel[c * 16];
+              acc += (double)ember_act((float)s, pact, plo, phi) * (double)w[(ky * KW + kx) * E + e];
+            }
+          }
+          y[((n * OH + oy) * OW + ox) * E + e] = ember_act((float)acc, act, lo, hi);
+        }
   return EMBER_OK;
 }

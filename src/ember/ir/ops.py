@@ -406,6 +406,42 @@ _def(
     doc="Depthwise 2-D convolution (one filter per channel) on an NHWC input, weight [KH, KW, C].",
 )
 
+
+def _pwdw_infer(s: list[Shape], d: list[DType], a: Attrs) -> list[tuple[Shape, DType]]:
+    x, p, pb, w, b, n = s[0], s[1], s[2], s[3], s[4], a["n"]
+    if len(x) != 4 or n < 1 or len(p) != 3 or p[0] != -(-n // PANEL) or p[1] != x[3] or p[2] != PANEL:
+        raise ValueError(f"pwdw_nhwc: input {x}, pointwise panels {p} and n={n} do not match")
+    if pb != (n,) or len(w) != 3 or w[2] != n or b != (n,):
+        raise ValueError(f"pwdw_nhwc: biases {pb}, {b} and depthwise weight {w} must match n={n}")
+    oh, ow = _nhwc_out(x, w[0], w[1], a, "pwdw_nhwc")
+    return [((x[0], oh, ow, n), d[0])]
+
+
+def _pwdw_ref(i: list[np.ndarray], a: Attrs) -> list[np.ndarray]:
+    pw = {"n": a["n"], "act": a["pw_act"], "act_min": a["pw_act_min"], "act_max": a["pw_act_max"]}
+    (e,) = _linear_packed_ref(i[:3], pw)  # the expanded tensor, float32 as in the unfused graph
+    return _dwconv2d_nhwc_ref([e, i[3], i[4]], a)
+
+
+_def(
+    "pwdw_nhwc",
+    8,
+    ["x", "pw_panels", "pw_bias", "dw_weight", "dw_bias"],
+    [
+        AttrSpec("n", "int", 1),
+        AttrSpec("pw_act", "int", Act.NONE),
+        AttrSpec("pw_act_min", "float", -math.inf),
+        AttrSpec("pw_act_max", "float", math.inf),
+        *NHWC_CONV_GEOMETRY,
+        *EPILOGUE,
+    ],
+    _pwdw_infer,
+    _pwdw_ref,
+    doc="A 1x1 convolution (linear_packed over channels, its own activation) feeding a depthwise "
+    "convolution (dwconv2d_nhwc), fused so the expanded tensor is made a few rows at a time and never "
+    "stored whole (MobileNet's inverted residual).",
+)
+
 # Winograd F(2x2, 3x3): Y = A^T [(G g G^T) * (B^T d B)] A per 4x4 input tile / 2x2 output tile
 WINO_G = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]], np.float64)
 WINO_BT = np.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]], np.float64)
