@@ -35,6 +35,7 @@
 #define EMBER_OP_DWCONV2D_NHWC 6
 #define EMBER_OP_CONV2D_WINOGRAD 7
 #define EMBER_OP_PWDW_NHWC 8
+#define EMBER_OP_QDWCONV2D_NHWC 9
 #define EMBER_OP_ADD 10
 #define EMBER_OP_SUB 11
 #define EMBER_OP_MUL 12
@@ -168,6 +169,17 @@
 #define EMBER_A_PWDW_NHWC_ACT_MIN 11
 #define EMBER_A_PWDW_NHWC_ACT_MAX 12
 #define EMBER_NSLOTS_PWDW_NHWC 13
+#define EMBER_A_QDWCONV2D_NHWC_STRIDE_H 0
+#define EMBER_A_QDWCONV2D_NHWC_STRIDE_W 1
+#define EMBER_A_QDWCONV2D_NHWC_PAD_H 2
+#define EMBER_A_QDWCONV2D_NHWC_PAD_W 3
+#define EMBER_A_QDWCONV2D_NHWC_DIL_H 4
+#define EMBER_A_QDWCONV2D_NHWC_DIL_W 5
+#define EMBER_A_QDWCONV2D_NHWC_X_ZP 6
+#define EMBER_A_QDWCONV2D_NHWC_Y_ZP 7
+#define EMBER_A_QDWCONV2D_NHWC_QMIN 8
+#define EMBER_A_QDWCONV2D_NHWC_QMAX 9
+#define EMBER_NSLOTS_QDWCONV2D_NHWC 10
 #define EMBER_A_ADD_ACT 0
 #define EMBER_A_ADD_ACT_MIN 1
 #define EMBER_A_ADD_ACT_MAX 2
@@ -356,6 +368,7 @@
   X(dwconv2d_nhwc, 6, 2, 3, 1, 9) \
   X(conv2d_winograd, 7, 2, 3, 1, 6) \
   X(pwdw_nhwc, 8, 5, 5, 1, 13) \
+  X(qdwconv2d_nhwc, 9, 4, 4, 1, 10) \
   X(add, 10, 2, 2, 1, 3) \
   X(sub, 11, 2, 2, 1, 3) \
   X(mul, 12, 2, 2, 1, 3) \

@@ -21,6 +21,7 @@ static const ember_kernel kTable[EMBER_OP_ID_LIMIT] = {
     K(DWCONV2D_NHWC, dwconv2d_nhwc, F32),
     K(CONV2D_WINOGRAD, conv2d_winograd, F32),
     K(PWDW_NHWC, pwdw_nhwc, F32),
+    K(QDWCONV2D_NHWC, qdwconv2d_nhwc, I8),
     K(MATMUL, matmul, F32),
     K(ADD, binary, F32 | I32 | I64),
     K(SUB, binary, F32 | I32 | I64),
@@ -70,7 +71,7 @@ static const ember_kernel kTable[EMBER_OP_ID_LIMIT] = {
     K(REDUCE_SUM, reduce, F32 | I32 | I64),
     K(REDUCE_MAX, reduce, F32 | I32 | I64),
     K(RESHAPE, qany_reshape, ANY | I8), /* int8 in quant_pool.c */
-    K(PERMUTE, permute, ANY),
+    K(PERMUTE, permute, ANY | I8),
     K(EXPAND, expand, ANY),
     K(CONCAT, concat, ANY),
     K(SLICE, slice, ANY),

@@ -1,6 +1,7 @@
 /* Shared by the fast-kernel tests: a deterministic RNG, float tensors, pass/fail counting, and
  * compare_op (one op through its reference kernel and through the fast kernel ember_fast_kernel_select
- * picks, with prepare, per-thread scratch and the thread pool, then the outputs compared). */
+ * picks, with prepare, per-thread scratch and the thread pool, then the outputs compared: float outputs
+ * within a relative tolerance, or bit for bit when the tolerance is negative). */
 #ifndef EMBER_FAST_TEST_UTIL_H
 #define EMBER_FAST_TEST_UTIL_H
 #include <math.h>
@@ -106,8 +107,12 @@ static void compare_op_tol(int32_t op, const ember_tensor **in, int n_in, ember_
   a.packed = packed;
   a.pool = pool;
   fk->eval(&a);
-  double e = max_rel_err(y_fast->data, y_ref->data, (size_t)y_ref->numel);
-  check(e < tol, what, e);
+  if (tol < 0) { /* integer outputs: bit for bit */
+    check(memcmp(y_fast->data, y_ref->data, (size_t)y_ref->nbytes) == 0, what, 0);
+  } else {
+    double e = max_rel_err(y_fast->data, y_ref->data, (size_t)y_ref->numel);
+    check(e < tol, what, e);
+  }
   free(packed);
   free(scratch_mem);
   free(ref_scratch);

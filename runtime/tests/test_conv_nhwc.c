@@ -4,6 +4,7 @@
  * columns than one tile, borders on every side, strides and dilations, 1 and 3 threads.
  * Prints "N passed, M failed". */
 #include "../kernels/fast/f32_dwnhwc.h"
+#include "../kernels/fast/q8_dwnhwc.h"
 #include "fast_test_util.h"
 
 static int64_t conv_out(int64_t n, int64_t k, int64_t s, int64_t p, int64_t d) { return (n + 2 * p - d * (k - 1) - 1) / s + 1; }
@@ -120,6 +121,81 @@ static void test_pwdw(ember_pool *pool) {
     free(pbv);
     free(wv);
     free(bv);
+    free(yr);
+    free(yf);
+  }
+}
+
+static ember_tensor qtensor(int rank, const int64_t *dims, int dtype, int storage, void *data) {
+  ember_tensor t = tensor(rank, dims, storage, data);
+  t.dtype = dtype;
+  t.nbytes = (uint64_t)t.numel * (dtype == EMBER_DTYPE_I8 ? 1u : 4u);
+  return t;
+}
+
+/* int8 depthwise: the fast kernel and every ISA's row kernel equal the reference bit for bit */
+static void test_qdwconv_nhwc(ember_pool *pool) {
+  for (int trial = 0; trial < 50; trial++) {
+    int64_t n = (int64_t)irand(1, 2), c = trial % 3 == 0 ? 16 * (int64_t)irand(1, 6) : (int64_t)irand(1, 70);
+    int64_t kh = trial % 3 ? 3 : (int64_t)irand(1, 5), kw = trial % 3 ? 3 : (int64_t)irand(1, 5);
+    int64_t sh = (int64_t)irand(1, 2), sw = (int64_t)irand(1, 2), dh = trial % 5 ? 1 : 2, dw = trial % 7 ? 1 : 2;
+    int64_t ph = (int64_t)irand(0, 2), pw = (int64_t)irand(0, 2);
+    int64_t h = (int64_t)irand(1, 12) + dh * (kh - 1), w = (int64_t)irand(1, 20) + dw * (kw - 1);
+    int64_t oh = conv_out(h, kh, sh, ph, dh), ow = conv_out(w, kw, sw, pw, dw);
+    int64_t xd[4] = {n, h, w, c}, wd[3] = {kh, kw, c}, cd[1] = {c}, yd[4] = {n, oh, ow, c};
+    int8_t *xv = malloc((size_t)(n * h * w * c)), *wv = malloc((size_t)(kh * kw * c));
+    int32_t *bv = malloc((size_t)c * 4);
+    float *sv = malloc((size_t)c * 4);
+    for (int64_t i = 0; i < n * h * w * c; i++) xv[i] = (int8_t)(int)irand(0, 255); /* -128..127 incl. extremes */
+    for (int64_t i = 0; i < kh * kw * c; i++) wv[i] = (int8_t)((int)irand(0, 254) - 127);
+    for (int64_t i = 0; i < c; i++) {
+      bv[i] = trial == 0 && i == 0 ? (1 << 30) + 5 : (int32_t)irand(0, 20000) - 10000; /* one past the clamp */
+      sv[i] = (float)irand(1, 1000) * 1e-5f;
+    }
+    int8_t *yr = calloc((size_t)(n * oh * ow * c), 1), *yf = calloc((size_t)(n * oh * ow * c), 1);
+    ember_tensor x = qtensor(4, xd, EMBER_DTYPE_I8, EMBER_STORAGE_ARENA, xv);
+    ember_tensor wt = qtensor(3, wd, EMBER_DTYPE_I8, EMBER_STORAGE_CONST, wv);
+    ember_tensor b = qtensor(1, cd, EMBER_DTYPE_I32, EMBER_STORAGE_CONST, bv);
+    ember_tensor s = qtensor(1, cd, EMBER_DTYPE_F32, EMBER_STORAGE_CONST, sv);
+    ember_tensor y1 = qtensor(4, yd, EMBER_DTYPE_I8, 0, yr), y2 = qtensor(4, yd, EMBER_DTYPE_I8, 0, yf);
+    const ember_tensor *in[4] = {&x, &wt, &b, &s};
+    int64_t xzp = (int64_t)irand(0, 40) - 20, yzp = (int64_t)irand(0, 40) - 20, qmin = trial % 2 ? -128 : yzp;
+    int64_t attr[10] = {sh, sw, ph, pw, dh, dw, xzp, yzp, qmin, 127};
+    char what[200];
+    snprintf(what, sizeof what, "qdwconv2d_nhwc n=%lld %lldx%lldx%lld k=%lldx%lld s=%lld,%lld d=%lld,%lld p=%lld,%lld threads=%d",
+             (long long)n, (long long)h, (long long)w, (long long)c, (long long)kh, (long long)kw, (long long)sh,
+             (long long)sw, (long long)dh, (long long)dw, (long long)ph, (long long)pw, ember_pool_threads(pool));
+    compare_op_tol(EMBER_OP_QDWCONV2D_NHWC, in, 4, &y1, &y2, attr, 10, pool, what, -1.0);
+    if (ember_pool_threads(pool) == 1) {
+      int32_t *bc = malloc((size_t)c * 4), *acc = malloc((size_t)c * 4);
+      for (int64_t i = 0; i < c; i++) bc[i] = bv[i] > (1 << 30) ? (1 << 30) : (bv[i] < -(1 << 30) ? -(1 << 30) : bv[i]);
+      ember_q8dw_args a = {xv, wv, bc, sv, (size_t)h, (size_t)w, (size_t)c, (size_t)kh, (size_t)kw, (size_t)sh,
+                           (size_t)sw, (size_t)ph, (size_t)pw, (size_t)dh, (size_t)dw, (size_t)ow,
+                           (int32_t)xzp, (int32_t)yzp, (int32_t)qmin, 127};
+      ember_q8dw_row_fn fns[3] = {ember_q8_dwnhwc_row_scalar, NULL, NULL};
+      const char *names[3] = {"scalar", "avx2", "avx512"};
+#if defined(__x86_64__) || defined(__i386__)
+      if (__builtin_cpu_supports("avx2")) fns[1] = ember_q8_dwnhwc_row_avx2;
+      if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")) fns[2] = ember_q8_dwnhwc_row_avx512;
+#endif
+      for (int k = 0; k < 3; k++) {
+        if (!fns[k]) continue;
+        memset(yf, 0, (size_t)(n * oh * ow * c));
+        for (int64_t img = 0; img < n; img++) {
+          a.x = xv + img * h * w * c;
+          for (int64_t oy = 0; oy < oh; oy++) fns[k](&a, (size_t)oy, yf + ((img * oh + oy) * ow) * c, acc);
+        }
+        char w2[240];
+        snprintf(w2, sizeof w2, "%s row kernel %s", what, names[k]);
+        check(memcmp(yf, yr, (size_t)(n * oh * ow * c)) == 0, w2, 0);
+      }
+      free(bc);
+      free(acc);
+    }
+    free(xv);
+    free(wv);
+    free(bv);
+    free(sv);
     free(yr);
     free(yf);
   }
@@ -243,12 +319,12 @@ static void test_transpose(ember_pool *pool) {
       n *= xd[d];
     }
     float *xv = frand_array(n), *yr = calloc((size_t)n, 4), *yf = calloc((size_t)n, 4);
-    ember_tensor x = tensor(r, xd, 0, xv), y1 = tensor(r, yd, 0, yr), y2 = tensor(r, yd, 0, yf);
+    int dt = trial % 2 ? EMBER_DTYPE_I8 : EMBER_DTYPE_F32; /* int8: quantized activations change layout too */
+    ember_tensor x = qtensor(r, xd, dt, 0, xv), y1 = qtensor(r, yd, dt, 0, yr), y2 = qtensor(r, yd, dt, 0, yf);
     const ember_tensor *in[1] = {&x};
     char what[64];
-    snprintf(what, sizeof what, "permute rotation rank %d split %d", r, s);
-    compare_op(EMBER_OP_PERMUTE, in, 1, &y1, &y2, perm, 8, pool, what);
-    check(max_rel_err(yf, yr, (size_t)n) == 0.0, "permute is exact", 0); /* a copy: bit-exact */
+    snprintf(what, sizeof what, "permute rotation rank %d split %d %s", r, s, dt == EMBER_DTYPE_I8 ? "i8" : "f32");
+    compare_op_tol(EMBER_OP_PERMUTE, in, 1, &y1, &y2, perm, 8, pool, what, -1.0); /* a copy: bit-exact */
     free(xv);
     free(yr);
     free(yf);
@@ -261,6 +337,7 @@ int main(void) {
     test_conv2d_nhwc(pool);
     test_winograd(pool);
     test_pwdw(pool);
+    test_qdwconv_nhwc(pool);
     test_dwconv2d_nhwc(pool);
     test_maxpool_nhwc(pool);
     test_transpose(pool);

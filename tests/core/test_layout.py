@@ -210,3 +210,44 @@ def test_pointwise_expansion_fuses_into_the_depthwise_conv(stride: int) -> None:
     assert unfused.graph.op_counts()["dwconv2d_nhwc"] == 1
     # the expanded tensor (64 x 63 x 96 floats) is never planned: the peak drops by at least half of it
     assert prog.plan.arena_bytes <= unfused.plan.arena_bytes - 64 * 63 * 96 * 4 // 2
+
+
+def test_int8_convolutions_run_nhwc_bit_exact() -> None:
+    """A quantized inverted residual: 1x1 convs become qlinear over pixels, the depthwise one
+    qdwconv2d_nhwc; integer outputs equal the NCHW program's (no layout pass) bit for bit."""
+    import ember.passes.layout as layout
+
+    class Block(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.stem = nn.Conv2d(3, 16, 3, 2, 1)
+            self.body = Inverted(1)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.body(F.relu6(self.stem(x)))
+
+    m = Block().eval()
+    x = torch.randn(1, 3, 32, 30)
+    calib = [(np.random.default_rng(i).standard_normal((1, 3, 32, 30)).astype(np.float32),) for i in range(3)]
+    prog = ember.export(m, (x,))
+    q = ember.quantize(prog, calibration=calib, scheme="int8")
+    ops = q.graph.op_counts()
+    assert ops["qdwconv2d_nhwc"] == 1 and ops["qlinear"] == 2 and ops["qconv2d"] == 1  # the stem stays NCHW
+    to_nhwc = layout.to_channels_last
+    try:
+        layout.to_channels_last = lambda g, winograd=True: g  # type: ignore[assignment]
+        import ember.passes.pipeline as pipeline
+
+        pipeline.to_channels_last = layout.to_channels_last  # type: ignore[attr-defined]
+        q_nchw = ember.quantize(ember.export(m, (x,)), calibration=calib, scheme="int8")
+    finally:
+        layout.to_channels_last = to_nhwc
+        pipeline.to_channels_last = to_nhwc  # type: ignore[attr-defined]
+    assert "qdwconv2d_nhwc" not in q_nchw.graph.op_counts()
+    xin = x.numpy()
+    (a,) = q.load()(xin)
+    (b,) = q_nchw.load()(xin)
+    (c,) = q.load(reference=True)(xin)
+    np.testing.assert_array_equal(a, c)  # fast kernels == reference kernels
+    # same integer arithmetic in both layouts; the final dequantize / float ops are elementwise
+    np.testing.assert_array_equal(a, b)

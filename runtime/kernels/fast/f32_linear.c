@@ -177,6 +177,7 @@ extern const ember_fast_kernel ember_fast_dwconv_nhwc;
 extern const ember_fast_kernel ember_fast_maxpool_nhwc;
 extern const ember_fast_kernel ember_fast_conv_winograd;
 extern const ember_fast_kernel ember_fast_pwdw_nhwc;
+extern const ember_fast_kernel ember_fast_qdwconv_nhwc; /* q8_conv_nhwc.c */
 
 static const ember_fast_kernel kLinear = {"f32_linear_gemm", linear_applies, linear_prepare, linear_eval};
 static const ember_fast_kernel kLinearPacked = {"f32_linear_gemm_inplace", linear_packed_applies,
@@ -201,6 +202,7 @@ const ember_fast_kernel *ember_fast_kernel_for(int32_t op) {
     case EMBER_OP_MAX_POOL2D_NHWC: return &ember_fast_maxpool_nhwc;
     case EMBER_OP_CONV2D_WINOGRAD: return &ember_fast_conv_winograd;
     case EMBER_OP_PWDW_NHWC: return &ember_fast_pwdw_nhwc;
+    case EMBER_OP_QDWCONV2D_NHWC: return &ember_fast_qdwconv_nhwc;
     case EMBER_OP_CONV2D: return &ember_fast_conv; /* depthwise nodes are redirected in ember_fast_kernel_select */
     default: return NULL;
   }

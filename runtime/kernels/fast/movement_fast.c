@@ -1,7 +1,7 @@
 /* Fast permute, two shapes of it:
  * - the last axis stays last (the attention head split/merge pattern, e.g. [0,2,1,3]): each output row
  *   of the last dimension is one contiguous copy from the input. Any dtype.
- * - a batched 2-D transpose of 4-byte elements: the axes after the first rotate, e.g. NCHW <-> NHWC
+ * - a batched 2-D transpose of 4-byte or 1-byte elements: the axes after the first rotate, e.g. NCHW <-> NHWC
  *   ([0,2,3,1] and [0,3,1,2]): input [B, P, Q] -> output [B, Q, P], in 16 x 16 blocks so both sides
  *   are read and written a cache line at a time. */
 #include <string.h>
@@ -48,17 +48,29 @@ static int rotation_split(const ember_kargs *a) {
 static int permute_applies(const ember_kargs *a) {
   const ember_tensor *x = a->in[0];
   int r = x->rank;
-  if (rotation_split(a) && ember_dtype_size(x->dtype) == 4) return 1;
+  if (rotation_split(a) && (ember_dtype_size(x->dtype) == 4 || ember_dtype_size(x->dtype) == 1)) return 1;
   return r >= 2 && ember_attr_i(a, EMBER_A_PERMUTE_PERM + r - 1) == r - 1 && x->dims[r - 1] >= 4;
 }
 
 typedef struct {
-  const uint32_t *src;
-  uint32_t *dst;
-  size_t b, p, q, pblocks, qblocks;
+  const void *src;
+  void *dst;
+  size_t b, p, q, pblocks, qblocks, es;
 } tr_job;
 
 #define TR_BLOCK 16
+
+/* one tile = one batch item x a band of 16 source rows (p), all columns (q) */
+#define TR_LOOP(T)                                                                              \
+  {                                                                                             \
+    const T *src = (const T *)j->src + bi * j->p * j->q;                                        \
+    T *dst = (T *)j->dst + bi * j->p * j->q;                                                    \
+    for (size_t q0 = 0; q0 < j->q; q0 += TR_BLOCK) {                                            \
+      size_t q1 = q0 + TR_BLOCK < j->q ? q0 + TR_BLOCK : j->q;                                  \
+      for (size_t qq = q0; qq < q1; qq++)                                                       \
+        for (size_t pp = p0; pp < p1; pp++) dst[qq * j->p + pp] = src[pp * j->q + qq];          \
+    }                                                                                           \
+  }
 
 /* one tile = one batch item x a band of 16 source rows (p), all columns (q) */
 static void tr_tile(void *ctx, size_t tile, int thread) {
@@ -66,13 +78,8 @@ static void tr_tile(void *ctx, size_t tile, int thread) {
   const tr_job *j = ctx;
   size_t bi = tile / j->pblocks, p0 = (tile % j->pblocks) * TR_BLOCK;
   size_t p1 = p0 + TR_BLOCK < j->p ? p0 + TR_BLOCK : j->p;
-  const uint32_t *src = j->src + bi * j->p * j->q;
-  uint32_t *dst = j->dst + bi * j->p * j->q;
-  for (size_t q0 = 0; q0 < j->q; q0 += TR_BLOCK) {
-    size_t q1 = q0 + TR_BLOCK < j->q ? q0 + TR_BLOCK : j->q;
-    for (size_t qq = q0; qq < q1; qq++)
-      for (size_t pp = p0; pp < p1; pp++) dst[qq * j->p + pp] = src[pp * j->q + qq];
-  }
+  if (j->es == 4) TR_LOOP(uint32_t)
+  else TR_LOOP(uint8_t)
 }
 
 static ember_status transpose_eval(const ember_kargs *a, int split) {
@@ -80,6 +87,7 @@ static ember_status transpose_eval(const ember_kargs *a, int split) {
   tr_job j;
   j.src = x->data;
   j.dst = a->out[0]->data;
+  j.es = ember_dtype_size(x->dtype);
   j.b = (size_t)x->dims[0];
   j.p = 1;
   j.q = 1;
@@ -103,7 +111,7 @@ static ember_status permute_prepare(const ember_kargs *a, void **packed, uint64_
 static ember_status permute_eval(const ember_kargs *a) {
   const ember_tensor *x = a->in[0], *y = a->out[0];
   int split = rotation_split(a);
-  if (split && ember_dtype_size(x->dtype) == 4) return transpose_eval(a, split);
+  if (split && (ember_dtype_size(x->dtype) == 4 || ember_dtype_size(x->dtype) == 1)) return transpose_eval(a, split);
   perm_job j;
   int r = x->rank;
   int64_t xs[EMBER_MAX_RANK], s = 1;

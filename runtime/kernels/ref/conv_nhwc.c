@@ -1,7 +1,7 @@
 /* NHWC convolutions produced by the layout pass: conv2d_nhwc (groups 1, weight packed as 16-column
  * panels [ceil(n/16), KH*KW*C, 16] with K ordered (ky, kx, c)) and dwconv2d_nhwc (weight [KH, KW, C]).
  * Plain loops accumulating in double, like the float64 numpy references. */
-#include "ref_util.h"
+#include "quant_util.h"
 
 /* stride/pad/dilation at slots s0..s0+5 (stride_h, stride_w, pad_h, pad_w, dil_h, dil_w) */
 _Static_assert(EMBER_A_CONV2D_NHWC_DIL_W == EMBER_A_CONV2D_NHWC_STRIDE_H + 5 &&
@@ -286,6 +286,65 @@ ember_status ember_ref_pwdw_nhwc_eval(const ember_kargs *a) {
             }
           }
           y[((n * OH + oy) * OW + ox) * E + e] = ember_act((float)acc, act, lo, hi);
+        }
+  return EMBER_OK;
+}
+
+/* qdwconv2d_nhwc: int8 depthwise NHWC, exact int32 sums of (x - x_zp) * w (the padding holds x_zp, so
+ * it adds nothing), requantized per channel with ember_q_requant (kernels/ref/quant_util.h). */
+ember_status ember_ref_qdwconv2d_nhwc_check(const ember_kargs *a, uint64_t *scratch) {
+  char b1[96], b2[96];
+  *scratch = 0;
+  RF_NEED_ATTRS(a, EMBER_NSLOTS_QDWCONV2D_NHWC);
+  if (a->n_in != 4 || a->n_out != 1) return KFAIL(a, "qdwconv2d_nhwc takes 4 inputs and 1 output");
+  const ember_tensor *x = a->in[0], *w = a->in[1], *b = a->in[2], *s = a->in[3];
+  if (x->dtype != EMBER_DTYPE_I8 || w->dtype != EMBER_DTYPE_I8 || b->dtype != EMBER_DTYPE_I32 ||
+      s->dtype != EMBER_DTYPE_F32 || a->out[0]->dtype != EMBER_DTYPE_I8)
+    return KFAIL(a, "qdwconv2d_nhwc expects (i8 x, i8 weight, i32 bias, f32 scale) -> i8");
+  if (x->rank != 4 || w->rank != 3 || w->dims[2] != x->dims[3])
+    return KFAIL(a, "qdwconv2d_nhwc expects an NHWC input and a [KH, KW, C] weight, got %s and %s", RF_SHAPE(x, b1),
+                 RF_SHAPE(w, b2));
+  if (b->rank != 1 || b->dims[0] != x->dims[3] || s->rank != 1 || s->dims[0] != x->dims[3])
+    return KFAIL(a, "qdwconv2d_nhwc: bias %s and scale %s must both be [%lld]", RF_SHAPE(b, b1), RF_SHAPE(s, b2),
+                 (long long)x->dims[3]);
+  int64_t xzp = ember_attr_i(a, EMBER_A_QDWCONV2D_NHWC_X_ZP), yzp = ember_attr_i(a, EMBER_A_QDWCONV2D_NHWC_Y_ZP);
+  int64_t lo = ember_attr_i(a, EMBER_A_QDWCONV2D_NHWC_QMIN), hi = ember_attr_i(a, EMBER_A_QDWCONV2D_NHWC_QMAX);
+  if (!ember_q_is_i8(xzp) || !ember_q_is_i8(yzp) || !ember_q_is_i8(lo) || !ember_q_is_i8(hi) || lo > hi)
+    return KFAIL(a, "qdwconv2d_nhwc: zero points %lld, %lld and bounds [%lld, %lld] must be int8 with qmin <= qmax",
+                 (long long)xzp, (long long)yzp, (long long)lo, (long long)hi);
+  if (w->dims[0] * w->dims[1] > EMBER_Q_MAX_K) return KFAIL(a, "qdwconv2d_nhwc: kernel too large");
+  nhwc_geom g;
+  read_geom(a, EMBER_A_QDWCONV2D_NHWC_STRIDE_H, &g);
+  return geom_check(a, "qdwconv2d_nhwc", &g, x, w->dims[0], w->dims[1], x->dims[3], a->out[0]);
+}
+
+ember_status ember_ref_qdwconv2d_nhwc_eval(const ember_kargs *a) {
+  const ember_tensor *xt = a->in[0], *wt = a->in[1], *yt = a->out[0];
+  const int8_t *x = xt->data, *w = wt->data;
+  const int32_t *bias = a->in[2]->data;
+  const float *scale = a->in[3]->data;
+  int8_t *y = yt->data;
+  int64_t N = xt->dims[0], H = xt->dims[1], W = xt->dims[2], C = xt->dims[3];
+  int64_t OH = yt->dims[1], OW = yt->dims[2], KH = wt->dims[0], KW = wt->dims[1];
+  nhwc_geom g;
+  read_geom(a, EMBER_A_QDWCONV2D_NHWC_STRIDE_H, &g);
+  int32_t xzp = (int32_t)ember_attr_i(a, EMBER_A_QDWCONV2D_NHWC_X_ZP), yzp = (int32_t)ember_attr_i(a, EMBER_A_QDWCONV2D_NHWC_Y_ZP);
+  int32_t lo = (int32_t)ember_attr_i(a, EMBER_A_QDWCONV2D_NHWC_QMIN), hi = (int32_t)ember_attr_i(a, EMBER_A_QDWCONV2D_NHWC_QMAX);
+  for (int64_t n = 0; n < N; n++)
+    for (int64_t oy = 0; oy < OH; oy++)
+      for (int64_t ox = 0; ox < OW; ox++)
+        for (int64_t c = 0; c < C; c++) {
+          int32_t acc = ember_q_bias(bias[c]);
+          for (int64_t ky = 0; ky < KH; ky++) {
+            int64_t iy = oy * g.sh - g.ph + ky * g.dh;
+            if (iy < 0 || iy >= H) continue;
+            for (int64_t kx = 0; kx < KW; kx++) {
+              int64_t ix = ox * g.sw - g.pw + kx * g.dw;
+              if (ix < 0 || ix >= W) continue;
+              acc += ((int32_t)x[((n * H + iy) * W + ix) * C + c] - xzp) * (int32_t)w[(ky * KW + kx) * C + c];
+            }
+          }
+          y[((n * OH + oy) * OW + ox) * C + c] = ember_q_requant(acc, scale[c], yzp, lo, hi);
         }
   return EMBER_OK;
 }

@@ -1392,6 +1392,37 @@ _def(
 )
 
 
+def _qdw_nhwc_infer(s: list[Shape], d: list[DType], a: Attrs) -> list[tuple[Shape, DType]]:
+    if list(d) != [DType.I8, DType.I8, DType.I32, DType.F32]:
+        raise ValueError(f"qdwconv2d_nhwc expects (i8, i8, i32, f32) inputs, got {[t.short for t in d]}")
+    _qcheck_attrs(a, ["x_zp", "y_zp", "qmin", "qmax"])
+    ((shape, _),) = _dwconv2d_nhwc_infer(s[:3], [DType.F32] * 3, a)
+    if s[3] != (s[0][3],):
+        raise ValueError(f"qdwconv2d_nhwc scale shape {s[3]} != ({s[0][3]},)")
+    return [(shape, DType.I8)]
+
+
+def _qdw_nhwc_ref(i: list[np.ndarray], a: Attrs) -> list[np.ndarray]:
+    x, w = i[0].astype(np.float64) - a["x_zp"], i[1].astype(np.float64)  # padding: zero after the shift
+    kh, kw, c = w.shape
+    cols = _im2col_nhwc(x, kh, kw, a).reshape(x.shape[0], -1, kh * kw, c)
+    ((shape, _),) = _dwconv2d_nhwc_infer([x.shape, w.shape], [DType.F32] * 2, a)
+    acc = (cols * w.reshape(kh * kw, c)).sum(axis=-2).reshape(shape)  # exact: integers below 2^53
+    return [q_requantize(acc.astype(np.int64), i[2], i[3], a, -1)]
+
+
+_def(
+    "qdwconv2d_nhwc",
+    9,
+    ["x", "weight", "bias", "scale"],
+    [*NHWC_CONV_GEOMETRY, *_QIO],
+    _qdw_nhwc_infer,
+    _qdw_nhwc_ref,
+    doc="int8 depthwise conv2d on an NHWC input, weight [KH, KW, C]; arithmetic and requantization as "
+    "qconv2d (made from a depthwise qconv2d by the layout pass).",
+)
+
+
 def _dqlinear_infer(s: list[Shape], d: list[DType], a: Attrs) -> list[tuple[Shape, DType]]:
     want = [DType.F32, DType.I8, DType.F32, DType.F32][: len(d)]
     if list(d) != want:

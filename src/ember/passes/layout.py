@@ -34,30 +34,33 @@ WINOGRAD_MIN_CHANNELS = 32  # below this the tile transforms cost more than the 
 # with Winograd inside the model (streaming 16/9 of the weight bytes), so they stay direct and small
 WINOGRAD_MIN_TILES = 49
 
-_NOT_FLEXIBLE = {"quantize", "dequantize", "qadd", "where"}
+_NOT_FLEXIBLE = {"where"}
+_QIO = ("x_zp", "y_zp", "qmin", "qmax")
 
 
 def _is4(v: Value) -> bool:
-    return len(v.shape) == 4 and v.dtype == DType.F32
+    return len(v.shape) == 4 and v.dtype in (DType.F32, DType.I8)
 
 
 def _conv_kind(n: Node) -> str | None:
-    """ "dense" / "depthwise" when this conv2d can run in NHWC, else None."""
+    """How this convolution runs in NHWC ("dense" / "depthwise" for float32, "qpointwise" /
+    "qdepthwise" for int8), or None if it stays NCHW."""
     if (
-        n.op != "conv2d"
+        n.op not in ("conv2d", "qconv2d")
         or not _is4(n.inputs[0])
-        or not n.inputs[1].is_const
-        or n.inputs[1].dtype != DType.F32
+        or not all(v.is_const for v in n.inputs[1:])
     ):
         return None
-    if len(n.inputs) > 2 and not n.inputs[2].is_const:
-        return None
-    g, w = n.attrs.get("groups", 1), n.inputs[1].shape
-    if g == 1:
-        return "dense"
-    if w[1] == 1 and g == n.inputs[0].shape[1] == w[0]:
-        return "depthwise"
-    return None
+    g, w, a = n.attrs.get("groups", 1), n.inputs[1].shape, n.attrs
+    depthwise = w[1] == 1 and g == n.inputs[0].shape[1] == w[0]
+    if n.op == "conv2d":
+        if n.inputs[0].dtype != DType.F32 or n.inputs[1].dtype != DType.F32:
+            return None
+        return "dense" if g == 1 else ("depthwise" if depthwise else None)
+    unit = a.get("stride_h", 1) == a.get("stride_w", 1) == 1 and a.get("pad_h", 0) == a.get("pad_w", 0) == 0
+    if g == 1 and w[2] == w[3] == 1 and unit:
+        return "qpointwise"  # an int8 GEMM over pixels: qlinear
+    return "qdepthwise" if depthwise else None  # other int8 convolutions stay NCHW (qconv2d)
 
 
 def _reduce_ok(n: Node) -> bool:
@@ -158,6 +161,22 @@ def _rewrite(n: Node, kind: str | None, graph: Graph, winograd: bool) -> None:
             panels = opdefs.pack_panels(opdefs.nhwc_conv_weight(w))
             n.op, n.attrs = "conv2d_nhwc", {"n": o, "kernel_h": kh, "kernel_w": kw, **geom, **epi}
             n.inputs = [n.inputs[0], graph.const(panels, n.inputs[1].name + "_nhwc"), *n.inputs[2:]]
+    elif kind == "qpointwise":
+        w = n.inputs[1].data
+        assert w is not None
+        n.op, n.attrs = "qlinear", {k: a[k] for k in _QIO if k in a}
+        n.inputs = [
+            n.inputs[0],
+            graph.const(np.ascontiguousarray(w[:, :, 0, 0]), n.inputs[1].name + "_1x1"),
+            *n.inputs[2:],
+        ]
+    elif kind == "qdepthwise":
+        w = n.inputs[1].data
+        assert w is not None
+        a.pop("groups", None)
+        n.op, n.attrs = "qdwconv2d_nhwc", a
+        hwc = np.ascontiguousarray(w[:, 0].transpose(1, 2, 0))
+        n.inputs = [n.inputs[0], graph.const(hwc, n.inputs[1].name + "_hwc"), *n.inputs[2:]]
     elif kind == "depthwise":
         w = n.inputs[1].data
         assert w is not None

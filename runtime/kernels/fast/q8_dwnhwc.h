@@ -1,0 +1,27 @@
+/* int8 depthwise NHWC convolution row kernel (q8_dwnhwc.inc, compiled per ISA). Accumulates exactly in
+ * int32 along contiguous channels, then requantizes with the shared rounding rule (bit-identical to
+ * ember_q_requant in kernels/ref/quant_util.h: float32 product, rint, + zero point, NaN -> zero point,
+ * clamp). */
+#ifndef EMBER_Q8_DWNHWC_H
+#define EMBER_Q8_DWNHWC_H
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct ember_q8dw_args {
+  const int8_t *x;     /* one image, [H, W, C] */
+  const int8_t *w;     /* [KH, KW, C] */
+  const int32_t *bias; /* [C], already clamped to +-2^30 */
+  const float *scale;  /* [C] */
+  size_t h, w_in, c, kh, kw, sh, sw, ph, pw, dh, dw, ow;
+  int32_t x_zp, y_zp, qmin, qmax;
+} ember_q8dw_args;
+
+/* output row oy into y (ow x C int8); acc: C int32 of scratch */
+typedef void (*ember_q8dw_row_fn)(const ember_q8dw_args *a, size_t oy, int8_t *y, int32_t *acc);
+#define EMBER_DECLARE_Q8DW(isa) void ember_q8_dwnhwc_row_##isa(const ember_q8dw_args *a, size_t oy, int8_t *y, int32_t *acc);
+EMBER_DECLARE_Q8DW(scalar)
+#if defined(__x86_64__) || defined(__i386__)
+EMBER_DECLARE_Q8DW(avx2)
+EMBER_DECLARE_Q8DW(avx512)
+#endif
+#endif
