@@ -77,6 +77,48 @@ static void test_ukernel(ember_f32_ukernel uk, size_t max_mr, size_t max_nr, con
   }
 }
 
+/* packed-A microkernel + its packer: pack mr rows (zero rows past mr checked), then the product */
+static void test_ukernel_packed(ember_f32_ukernel_pa uk, ember_f32_pack_a_fn pack, const char *name) {
+  const size_t mrp = EMBER_GEMM_MR_PACK;
+  for (int trial = 0; trial < 400; trial++) {
+    size_t mr = trial < 24 ? (size_t)trial % mrp + 1 : irand(1, mrp);
+    size_t nr = trial < 24 ? (trial < 12 ? 32 : 16) : irand(1, 32);
+    size_t k = trial < 40 ? (size_t)trial + 1 : irand(1, 700);
+    size_t lda = k + irand(0, 19), ldc = nr + irand(0, 5);
+    size_t panels = (nr + 15) / 16, stride = k * 16 + 16 * irand(0, 2); /* panels not always adjacent */
+    int acc = (int)(rnd() & 1);
+    float *a = malloc(sizeof(float) * mr * lda), *b = aligned_alloc(64, sizeof(float) * (stride * panels + 16));
+    float *ap = aligned_alloc(64, sizeof(float) * (mrp * k + 16));
+    float *c = malloc(sizeof(float) * mr * ldc), *want = malloc(sizeof(float) * mr * ldc);
+    for (size_t i = 0; i < mr * lda; i++) a[i] = frand();
+    for (size_t i = 0; i < stride * panels; i++) b[i] = frand();
+    for (size_t i = 0; i < mrp * k + 16; i++) ap[i] = 777.f;
+    for (size_t i = 0; i < mr * ldc; i++) c[i] = want[i] = frand();
+    pack(mr, k, a, lda, ap);
+    int pack_ok = ap[mrp * k] == 777.f; /* nothing written past the panel */
+    for (size_t p = 0; p < k; p++)
+      for (size_t r = 0; r < mrp; r++) pack_ok &= ap[p * mrp + r] == (r < mr ? a[r * lda + p] : 0.f);
+    char what[128];
+    snprintf(what, sizeof what, "%s pack mr=%zu k=%zu", name, mr, k);
+    check(pack_ok, what, 0);
+    for (size_t r = 0; r < mr; r++)
+      for (size_t j = 0; j < nr; j++) {
+        double sum = 0;
+        for (size_t p = 0; p < k; p++) sum += (double)a[r * lda + p] * b[(j / 16) * stride + p * 16 + j % 16];
+        want[r * ldc + j] = (float)(acc ? want[r * ldc + j] + sum : sum);
+      }
+    uk(mr, nr, k, ap, b, stride, c, ldc, acc);
+    double e = max_rel_err(c, want, mr * ldc); /* columns past nr must be untouched too */
+    snprintf(what, sizeof what, "%s mr=%zu nr=%zu k=%zu acc=%d", name, mr, nr, k, acc);
+    check(e < 1e-4 * sqrt((double)k + 1), what, e);
+    free(a);
+    free(b);
+    free(ap);
+    free(c);
+    free(want);
+  }
+}
+
 static void test_gemv(ember_f32_gemv_fn fn, const char *name) {
   for (int trial = 0; trial < 100; trial++) {
     size_t n = irand(1, 90), k = trial < 10 ? (size_t)trial + 1 : irand(1, 500), panels = (n + 15) / 16;
@@ -168,8 +210,17 @@ static void compare_op(int32_t op, const ember_tensor **in, int n_in, ember_tens
 }
 
 static void test_linear(ember_pool *pool) {
-  for (int trial = 0; trial < 40; trial++) {
+  for (int trial = 0; trial < 52; trial++) {
     int64_t m = (int64_t)irand(1, trial % 3 ? 20 : 100), k = (int64_t)irand(1, 600), n = (int64_t)irand(1, 70);
+    if (trial >= 40) { /* the blocked GEMM's edges: several row tiles (M not a multiple of 12), K blocks with a
+                          ragged last one, N not a multiple of 32, one huge K; decode rows (m < 4) too */
+      static const int64_t ms[12] = {4, 13, 150, 301, 97, 2, 12, 145, 290, 25, 3, 288};
+      static const int64_t ks[12] = {1100, 257, 513, 300, 4100, 700, 255, 640, 129, 1999, 1025, 256};
+      static const int64_t ns[12] = {33, 200, 47, 161, 80, 130, 96, 17, 300, 64, 75, 544};
+      m = ms[trial - 40];
+      k = ks[trial - 40];
+      n = ns[trial - 40];
+    }
     int64_t xd[2] = {m, k}, wd[2] = {n, k}, bd[1] = {n}, yd[2] = {m, n};
     float *xv = frand_array(m * k), *wv = frand_array(n * k), *bv = frand_array(n);
     float *yr = calloc((size_t)(m * n), 4), *yf = calloc((size_t)(m * n), 4);
@@ -471,6 +522,7 @@ int main(void) {
   if (__builtin_cpu_supports("avx512f")) {
     test_ukernel(ember_f32_gemm_12x16_avx512f, 12, 16, "avx512f_12x16");
     test_ukernel(ember_f32_gemm_12x32_avx512f, 12, 32, "avx512f_12x32");
+    test_ukernel_packed(ember_f32_gemm_12x32p_avx512f, ember_f32_pack_a12_avx512f, "avx512f_12x32p");
     test_gemv(ember_f32_gemv_p16_avx512, "gemv_avx512");
   }
   else printf("note: this CPU has no AVX-512F; that microkernel was not run\n");
