@@ -88,7 +88,7 @@ static void test_ukernel_packed(ember_f32_ukernel_pa uk, ember_f32_pack_a_fn pac
     size_t panels = (nr + 15) / 16, stride = k * 16 + 16 * irand(0, 2); /* panels not always adjacent */
     int acc = (int)(rnd() & 1);
     float *a = malloc(sizeof(float) * mr * lda), *b = aligned_alloc(64, sizeof(float) * (stride * panels + 16));
-    float *ap = aligned_alloc(64, sizeof(float) * (mrp * k + 16));
+    float *ap = aligned_alloc(64, (sizeof(float) * (mrp * k + 16) + 63) / 64 * 64);
     float *c = malloc(sizeof(float) * mr * ldc), *want = malloc(sizeof(float) * mr * ldc);
     for (size_t i = 0; i < mr * lda; i++) a[i] = frand();
     for (size_t i = 0; i < stride * panels; i++) b[i] = frand();
