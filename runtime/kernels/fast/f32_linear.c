@@ -43,6 +43,7 @@ static int linear_applies(const ember_kargs *a) {
 #define PA_MC 144     /* rows per tile at most (a multiple of 12) */
 #define PA_KC 256     /* K block at most: K is cut into equal blocks (multiples of 8) no longer than this */
 #define PA_SHARED_MAX (1u << 20) /* bytes: a packed A up to this size may be shared by all threads */
+#define PA_PACK_SERIAL_MAX (256u << 10) /* a shared A up to this size is packed by the caller alone */
 #define PA_FEW_ROWS 72           /* up to this many rows (6 micro-panels): one K block, see pa_kc */
 #define PA_ONE_BLOCK_MAX (1u << 20) /* ... if the packed A block stays this small (L2) */
 
@@ -180,7 +181,11 @@ static void linear_pa_run(const ember_kargs *a, linear_job *j, const ember_f32_g
     /* too few row tiles to share out: pack A once for everyone, then split columns (4 tiles per
      * thread for balance, at least 64 columns each) */
     j->shared_a = pa_scratch(j, 0);
-    ember_pool_run(a->pool, j->m_pad / EMBER_GEMM_MR_PACK, linear_pa_pack, j);
+    size_t panels = j->m_pad / EMBER_GEMM_MR_PACK;
+    if (pa_shared_bytes(j->m, j->k) <= PA_PACK_SERIAL_MAX) /* a few microseconds: not worth a pool run */
+      for (size_t i = 0; i < panels; i++) linear_pa_pack(j, i, 0);
+    else
+      ember_pool_run(a->pool, panels, linear_pa_pack, j);
     size_t col_tiles = (4 * threads + row_tiles - 1) / row_tiles;
     size_t max_tiles = (j->n + 63) / 64;
     if (col_tiles > max_tiles) col_tiles = max_tiles;
