@@ -8,7 +8,6 @@
  * (mr = 1..12 rows, 16 or 32 columns), so a ragged last micro-panel costs only its own rows.
  * Compiled with -mavx512f; only called when cpuid and XCR0 report AVX-512F. */
 #include <immintrin.h>
-#include <string.h>
 
 #include "../fast/f32_gemm.h"
 
@@ -156,6 +155,7 @@ static void tile_12x32_asm(size_t k, const float *ap, const float *b, size_t pan
       CSET(8, 9) CSET(10, 11) CSET(12, 13) CSET(14, 15) CSET(16, 17) CSET(18, 19)
       CSET(20, 21) CSET(22, 23) CSET(24, 25) CSET(26, 27) CSET(28, 29) CSET(30, 31)
       "6:\n\t"
+      "vzeroupper\n\t" /* the callers are SSE code: leave no dirty upper state behind */
       : [a] "+r"(ap), [b] "+r"(b), [ku] "+r"(ku), [kr] "+r"(kr), [t] "=&r"(t)
       : [ps] "r"(ps), [ldc] "r"(ldcb), [c] "r"(c), [acc] "r"(accumulate)
       : "memory", "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",
