@@ -17,6 +17,7 @@
 #define EMBER_GEMM_MR_MAX 12 /* the widest microkernel (AVX-512) */
 #define EMBER_GEMM_NR 16
 #define EMBER_GEMM_KC 256 /* K block: a 256 x 16 panel slice (16 KiB) stays in L1 */
+#define EMBER_GEMM_MR_PACK 12 /* rows of a packed A micro-panel (AVX-512 packed-A microkernel) */
 
 typedef void (*ember_f32_ukernel)(size_t mr, size_t nr, size_t k, const float *a, size_t lda, const float *b,
                                   size_t panel_stride, float *c, size_t ldc, int accumulate);
@@ -36,6 +37,22 @@ void ember_f32_gemm_6x16_neon(size_t mr, size_t nr, size_t k, const float *a, si
                               size_t panel_stride, float *c, size_t ldc, int accumulate);
 #endif
 
+/* Packed-A microkernel (a second entry point beside ember_f32_ukernel, used by the linear driver):
+ *   C[0..mr, 0..nr) (+)= Ap[0..mr, 0..k) * B[0..k, 0..nr)
+ * Ap is an A micro-panel written by the matching ember_f32_pack_a_fn: k steps of EMBER_GEMM_MR_PACK
+ * contiguous floats (row r of step p at ap[p * EMBER_GEMM_MR_PACK + r]), 64-byte aligned. B, C, nr,
+ * panel_stride and accumulate are as for ember_f32_ukernel; mr <= EMBER_GEMM_MR_PACK. */
+typedef void (*ember_f32_ukernel_pa)(size_t mr, size_t nr, size_t k, const float *ap, const float *b,
+                                     size_t panel_stride, float *c, size_t ldc, int accumulate);
+/* Pack rows [0, mr) x columns [0, k) of A (row r at a + r * lda) into one micro-panel at ap
+ * (k * EMBER_GEMM_MR_PACK floats; rows mr..EMBER_GEMM_MR_PACK-1 are written as zeros). */
+typedef void (*ember_f32_pack_a_fn)(size_t mr, size_t k, const float *a, size_t lda, float *ap);
+#if defined(__x86_64__) || defined(_M_X64) || defined(__i386__)
+void ember_f32_gemm_12x32p_avx512f(size_t mr, size_t nr, size_t k, const float *ap, const float *b,
+                                   size_t panel_stride, float *c, size_t ldc, int accumulate);
+void ember_f32_pack_a12_avx512f(size_t mr, size_t k, const float *a, size_t lda, float *ap);
+#endif
+
 /* One row: y[0..n) = x . W^T with W as 16-column panels (k x 16 floats each, panel p at w + p*k*16). */
 typedef void (*ember_f32_gemv_fn)(size_t n, size_t k, const float *x, const float *w, float *y);
 void ember_f32_gemv_p16_scalar(size_t n, size_t k, const float *x, const float *w, float *y);
@@ -49,6 +66,8 @@ typedef struct ember_f32_gemm_config {
   size_t mr, nr;
   const char *name;
   ember_f32_gemv_fn gemv;
+  ember_f32_ukernel_pa packed; /* NULL: this ISA has no packed-A kernel (the driver reads A in place) */
+  ember_f32_pack_a_fn pack_a;
 } ember_f32_gemm_config;
 
 /* The best microkernel for this CPU, or the scalar one if EMBER_FORCE_SCALAR=1; EMBER_MAX_ISA=avx2
