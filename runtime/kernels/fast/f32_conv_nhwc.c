@@ -26,6 +26,44 @@ static int f32_const(const ember_tensor *t) {
   return t->dtype == EMBER_DTYPE_F32 && t->storage == EMBER_STORAGE_CONST && t->data != NULL;
 }
 
+/* Floats of per-thread scratch that gemm_block needs to pack `rows` x KC_NHWC of A (0 when this CPU's
+ * microkernel reads A in place), plus 16 for 64-byte alignment. */
+static size_t packed_a_floats(size_t rows) {
+  const ember_f32_gemm_config *cfg = ember_f32_gemm_select();
+  if (!cfg->packed) return 0;
+  return (rows + EMBER_GEMM_MR_PACK - 1) / EMBER_GEMM_MR_PACK * EMBER_GEMM_MR_PACK * KC_NHWC + 16;
+}
+
+static float *align64(float *p) { return (float *)(((uintptr_t)p + 63) & ~(uintptr_t)63); }
+
+/* C[0..rows, c_begin..c_end) (+)= A[0..rows, 0..kc) (row stride lda) x B, B given as the panel of
+ * column 0 (`b`, panel p at b + p * panel_stride). Columns outermost, so each B slice stays in L1 across
+ * the row micro-panels. With a packed-A microkernel (AVX-512) A is first packed into `ap` (see
+ * packed_a_floats), else the microkernel reads it in place. */
+static void gemm_block(const ember_f32_gemm_config *cfg, size_t rows, size_t c_begin, size_t c_end, size_t kc,
+                       const float *a, size_t lda, const float *b, size_t panel_stride, float *c, size_t ldc,
+                       int accumulate, float *ap) {
+  if (cfg->packed) {
+    const size_t mp = EMBER_GEMM_MR_PACK;
+    for (size_t r = 0; r < rows; r += mp) cfg->pack_a(rows - r < mp ? rows - r : mp, kc, a + r * lda, lda, ap + r * kc);
+    for (size_t c0 = c_begin; c0 < c_end; c0 += cfg->nr) {
+      size_t nr = c_end - c0 < cfg->nr ? c_end - c0 : cfg->nr;
+      const float *panel = b + (c0 / EMBER_GEMM_NR) * panel_stride;
+      for (size_t r = 0; r < rows; r += mp)
+        cfg->packed(rows - r < mp ? rows - r : mp, nr, kc, ap + r * kc, panel, panel_stride, c + r * ldc + c0, ldc,
+                    accumulate);
+    }
+    return;
+  }
+  for (size_t c0 = c_begin; c0 < c_end; c0 += cfg->nr) {
+    size_t nr = c_end - c0 < cfg->nr ? c_end - c0 : cfg->nr;
+    const float *panel = b + (c0 / EMBER_GEMM_NR) * panel_stride;
+    for (size_t r = 0; r < rows; r += cfg->mr)
+      cfg->fn(rows - r < cfg->mr ? rows - r : cfg->mr, nr, kc, a + r * lda, lda, panel, panel_stride, c + r * ldc + c0,
+              ldc, accumulate);
+  }
+}
+
 /* --------------------------------------------------------------------------------- conv2d_nhwc */
 
 static int conv_nhwc_applies(const ember_kargs *a) {
@@ -36,7 +74,8 @@ static int conv_nhwc_applies(const ember_kargs *a) {
 static ember_status conv_nhwc_prepare(const ember_kargs *a, void **packed, uint64_t *bytes, uint64_t *scratch) {
   *packed = NULL;
   *bytes = 0;
-  *scratch = ((uint64_t)PIX_PER_TILE * KC_NHWC + 16) * sizeof(float); /* + slack for 16-lane copies */
+  /* the gathered A (+ slack for 16-lane copies), then its packed micro-panels */
+  *scratch = ((uint64_t)PIX_PER_TILE * KC_NHWC + 16 + packed_a_floats(PIX_PER_TILE)) * sizeof(float);
   return EMBER_OK;
 }
 
@@ -48,8 +87,7 @@ typedef struct {
   size_t h, wd, c, oh, ow, o, kh, kw, k, sh, sw, ph, pw, dh, dw, pixels, ptiles, cols_per_tile, ctiles;
   int act;
   float lo, hi;
-  ember_f32_ukernel uk;
-  size_t mr, nr;
+  const ember_f32_gemm_config *cfg;
 } cn_job;
 
 /* A[r][0..kc) = im2col row of pixel p0 + r, columns [pc, pc + kc): each tap is a contiguous run of C
@@ -116,15 +154,8 @@ static void conv_nhwc_tile(void *ctx, size_t tile, int thread) {
   for (size_t pc = 0; pc < j->k; pc += KC_NHWC) {
     size_t kc = j->k - pc < KC_NHWC ? j->k - pc : KC_NHWC;
     gather(j, p0, rows, pc, kc, A);
-    for (size_t c0 = c_begin; c0 < c_end; c0 += j->nr) {
-      size_t nr = c_end - c0 < j->nr ? c_end - c0 : j->nr;
-      const float *panel = j->w + (c0 / EMBER_GEMM_NR) * j->k * EMBER_GEMM_NR + pc * EMBER_GEMM_NR;
-      for (size_t r = 0; r < rows; r += j->mr) {
-        size_t mr = rows - r < j->mr ? rows - r : j->mr;
-        j->uk(mr, nr, kc, A + r * kc, kc, panel, j->k * EMBER_GEMM_NR, y + r * j->o + c0, j->o,
-              pc > 0 || j->bias != NULL);
-      }
-    }
+    gemm_block(j->cfg, rows, c_begin, c_end, kc, A, kc, j->w + pc * EMBER_GEMM_NR, j->k * EMBER_GEMM_NR, y, j->o,
+               pc > 0 || j->bias != NULL, align64(A + PIX_PER_TILE * KC_NHWC + 16));
   }
   if (j->act != EMBER_ACT_NONE) {
     const ember_f32_vec_ops *v = ember_f32_vec();
@@ -166,10 +197,7 @@ static ember_status conv_nhwc_eval(const ember_kargs *a) {
   j.hi = (float)ember_attr_f(a, EMBER_A_CONV2D_NHWC_ACT_MAX);
   j.pixels = (size_t)x->dims[0] * j.oh * j.ow;
   j.ptiles = (j.pixels + PIX_PER_TILE - 1) / PIX_PER_TILE;
-  const ember_f32_gemm_config *cfg = ember_f32_gemm_select();
-  j.uk = cfg->fn;
-  j.mr = cfg->mr;
-  j.nr = cfg->nr;
+  j.cfg = ember_f32_gemm_select();
   size_t threads = (size_t)ember_pool_threads(a->pool);
   j.cols_per_tile = j.o;
   if (threads > 1 && j.ptiles < 4 * threads && j.o > COLS_PER_SPLIT) j.cols_per_tile = COLS_PER_SPLIT;
@@ -363,8 +391,7 @@ typedef struct {
   int act; /* the node's activation (g.act is what the output transform fuses) */
   ember_wino_in_fn in;
   ember_wino_out_fn out;
-  ember_f32_ukernel uk;
-  size_t mr, nr;
+  const ember_f32_gemm_config *cfg;
 } wg_job;
 
 /* Tiles per block: V + M = 16 * tb * (c + o) floats stay within about 1 MiB of L2. When all tiles fit
@@ -378,7 +405,8 @@ static size_t wino_tiles_per_block(size_t c, size_t o, size_t tiles) {
 
 static uint64_t wino_scratch_floats(size_t c, size_t o, size_t tiles) {
   size_t tb = wino_tiles_per_block(c, o, tiles);
-  return (uint64_t)16 * tb * (c + o) + 16 * (uint64_t)c + (uint64_t)c; /* V, M, row tmp, zeros */
+  /* V, M, row tmp, zeros, packed A micro-panels */
+  return (uint64_t)16 * tb * (c + o) + 16 * (uint64_t)c + (uint64_t)c + packed_a_floats(tb);
 }
 
 static size_t wino_tiles(const ember_tensor *y) {
@@ -413,14 +441,8 @@ static void wino_block(void *ctx, size_t job, int thread) {
     float *m = M + xi * tb * O;
     for (size_t pc = 0; pc < C; pc += KC_NHWC) {
       size_t kc = C - pc < KC_NHWC ? C - pc : KC_NHWC;
-      for (size_t c0 = o0; c0 < o1; c0 += j->nr) {
-        size_t nr = o1 - c0 < j->nr ? o1 - c0 : j->nr;
-        const float *panel = u + (c0 / EMBER_GEMM_NR) * C * EMBER_GEMM_NR + pc * EMBER_GEMM_NR;
-        for (size_t r = 0; r < n; r += j->mr) {
-          size_t mr = n - r < j->mr ? n - r : j->mr;
-          j->uk(mr, nr, kc, a + r * C + pc, C, panel, C * EMBER_GEMM_NR, m + r * O + c0, O, pc > 0);
-        }
-      }
+      gemm_block(j->cfg, n, o0, o1, kc, a + pc, C, u + pc * EMBER_GEMM_NR, C * EMBER_GEMM_NR, m, O, pc > 0,
+                 align64(zeros + C));
     }
   }
   for (size_t t = 0; t < n; t++) j->out(g, t0 + t, t, M, o0, o1);
@@ -480,10 +502,7 @@ static ember_status wino_eval(const ember_kargs *a) {
   j.stride = a->scratch_stride;
   j.tiles = (size_t)x->dims[0] * g->th * g->tw;
   j.panels = (size_t)a->in[1]->dims[1];
-  const ember_f32_gemm_config *cfg = ember_f32_gemm_select();
-  j.uk = cfg->fn;
-  j.mr = cfg->mr;
-  j.nr = cfg->nr;
+  j.cfg = ember_f32_gemm_select();
   wino_select(&j);
   size_t blocks = (j.tiles + g->tb - 1) / g->tb, threads = (size_t)ember_pool_threads(a->pool);
   j.col_splits = 1;
@@ -518,8 +537,7 @@ typedef struct {
   uint8_t *scratch;
   uint64_t stride;
   ember_dwnhwc_row_fn row;
-  ember_f32_ukernel uk;
-  size_t mr, nr;
+  const ember_f32_gemm_config *cfg;
 } pd_job;
 
 static size_t pd_span(const ember_kargs *a) {
@@ -538,24 +556,19 @@ static ember_status pwdw_prepare(const ember_kargs *a, void **packed, uint64_t *
   *bytes = 0;
   /* the row table first (H pointers, rounded to 64 bytes), then the ring */
   *scratch = ((uint64_t)x->dims[1] * sizeof(float *) + 63) / 64 * 64 +
-             (uint64_t)pd_span(a) * (uint64_t)x->dims[2] * (uint64_t)a->out[0]->dims[3] * sizeof(float);
+             ((uint64_t)pd_span(a) * (uint64_t)x->dims[2] * (uint64_t)a->out[0]->dims[3] +
+              packed_a_floats((size_t)x->dims[2])) * sizeof(float);
   return EMBER_OK;
 }
 
 /* expanded row r of image img into dst (W x e floats) */
-static void pd_make_row(const pd_job *j, size_t img, size_t r, float *dst) {
+static void pd_make_row(const pd_job *j, size_t img, size_t r, float *dst, float *ap) {
   const float *a = j->x + (img * j->h + r) * j->w * j->cin;
   for (size_t p = 0; p < j->w; p++) memcpy(dst + p * j->e, j->pbias, j->e * sizeof(float));
   for (size_t pc = 0; pc < j->cin; pc += KC_NHWC) {
     size_t kc = j->cin - pc < KC_NHWC ? j->cin - pc : KC_NHWC;
-    for (size_t c0 = 0; c0 < j->e; c0 += j->nr) {
-      size_t nr = j->e - c0 < j->nr ? j->e - c0 : j->nr;
-      const float *panel = j->panels + (c0 / EMBER_GEMM_NR) * j->cin * EMBER_GEMM_NR + pc * EMBER_GEMM_NR;
-      for (size_t p = 0; p < j->w; p += j->mr) {
-        size_t mr = j->w - p < j->mr ? j->w - p : j->mr;
-        j->uk(mr, nr, kc, a + p * j->cin + pc, j->cin, panel, j->cin * EMBER_GEMM_NR, dst + p * j->e + c0, j->e, 1);
-      }
-    }
+    gemm_block(j->cfg, j->w, 0, j->e, kc, a + pc, j->cin, j->panels + pc * EMBER_GEMM_NR, j->cin * EMBER_GEMM_NR, dst,
+               j->e, 1, ap);
   }
   if (j->pact != EMBER_ACT_NONE) ember_f32_vec()->act_row(dst, j->w * j->e, NULL, 0.f, j->pact, j->plo, j->phi);
 }
@@ -567,6 +580,7 @@ static void pwdw_tile(void *ctx, size_t tile, int thread) {
   uint8_t *base = j->scratch + (size_t)thread * j->stride;
   const float **rows = (const float **)(void *)base;
   float *ring = (float *)(void *)(base + (j->h * sizeof(float *) + 63) / 64 * 64);
+  float *ap = align64(ring + j->ring * j->w * j->e);
   ember_dwnhwc_args a = j->dw;
   a.rows = rows;
   const int fused = a.act == EMBER_ACT_NONE || a.act == EMBER_ACT_RELU || a.act == EMBER_ACT_CLAMP;
@@ -578,7 +592,7 @@ static void pwdw_tile(void *ctx, size_t tile, int thread) {
     if (hi > (ptrdiff_t)j->h - 1) hi = (ptrdiff_t)j->h - 1;
     for (ptrdiff_t r = made + 1 > lo ? made + 1 : lo; r <= hi; r++) {
       float *slot = ring + ((size_t)r % j->ring) * j->w * j->e;
-      pd_make_row(j, img, (size_t)r, slot);
+      pd_make_row(j, img, (size_t)r, slot, ap);
       rows[r] = slot;
       made = r;
     }
@@ -627,10 +641,7 @@ static ember_status pwdw_eval(const ember_kargs *a) {
   j.scratch = a->scratch;
   j.stride = a->scratch_stride;
   j.row = dw_row_select();
-  const ember_f32_gemm_config *cfg = ember_f32_gemm_select();
-  j.uk = cfg->fn;
-  j.mr = cfg->mr;
-  j.nr = cfg->nr;
+  j.cfg = ember_f32_gemm_select();
   size_t threads = (size_t)ember_pool_threads(a->pool), n = (size_t)x->dims[0];
   /* one row range per image and thread (x2 for balance when there are threads to balance) */
   size_t want = threads > 1 ? (2 * threads + n - 1) / n : 1;
