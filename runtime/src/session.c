@@ -104,7 +104,27 @@ ember_status ember_session_set_input(ember_session *s, int32_t index, const void
     return ember_fail(s->err, sizeof s->err, EMBER_ERR_INVALID_ARGUMENT,
                       "input %d (%s) takes %llu bytes, got %zu: check its shape and dtype", index,
                       s->p->strings + t->name, (unsigned long long)t->nbytes, nbytes);
+  t->data = s->arena + s->p->tensors[s->p->io[index]].offset; /* back in the arena if it was bound */
   memcpy(t->data, data, nbytes);
+  return EMBER_OK;
+}
+
+ember_status ember_session_bind_input(ember_session *s, int32_t index, const void *data, size_t nbytes) {
+  if (!s || !data) return EMBER_ERR_INVALID_ARGUMENT;
+  if (index < 0 || (uint32_t)index >= s->p->n_inputs)
+    return ember_fail(s->err, sizeof s->err, EMBER_ERR_INVALID_ARGUMENT, "input index %d out of range (model has %u)",
+                      index, s->p->n_inputs);
+  ember_tensor *t = s->tptr[s->p->io[index]];
+  if (nbytes != t->nbytes)
+    return ember_fail(s->err, sizeof s->err, EMBER_ERR_INVALID_ARGUMENT,
+                      "input %d (%s) takes %llu bytes, got %zu: check its shape and dtype", index,
+                      s->p->strings + t->name, (unsigned long long)t->nbytes, nbytes);
+  if ((uintptr_t)data % EMBER_ALIGN)
+    return ember_fail(s->err, sizeof s->err, EMBER_ERR_INVALID_ARGUMENT,
+                      "input %d: bound memory must be %d-byte aligned (use ember_session_set_input to copy)", index,
+                      EMBER_ALIGN);
+  /* kernels only read graph inputs: in-place reuse never picks a buffer that holds one */
+  t->data = (void *)(uintptr_t)data;
   return EMBER_OK;
 }
 
@@ -132,6 +152,8 @@ ember_status ember_session_run(ember_session *s) {
         return ember_fail(s->err, sizeof s->err, st, "node %u (%s, %s): %s", i, p->strings + nd->name,
                           ember_op_name(nd->op), kerr);
     }
+    else /* a view (reshape) shares its input's bytes, wherever they are (a bound input) */
+      s->tptr[nd->out[0]]->data = s->tptr[nd->in[0]]->data;
     if (s->profile) s->node_ns[i] = ember_now_ns() - t0;
   }
   return EMBER_OK;

@@ -142,6 +142,11 @@ NB_MODULE(_rt, m) {
              ember_status st = ember_session_set_input(s.s, i, a.data(), nbytes);
              return {int(st), st == EMBER_OK ? std::string() : std::string(ember_session_last_error(s.s))};
            })
+      .def("bind_input",
+           [](Session &s, int i, nb::ndarray<nb::c_contig, nb::device::cpu> a) -> Status {
+             ember_status st = ember_session_bind_input(s.s, i, a.data(), a.nbytes());
+             return {int(st), st == EMBER_OK ? std::string() : std::string(ember_session_last_error(s.s))};
+           })
       .def("run",
            [](Session &s) -> Status {
              ember_status st;

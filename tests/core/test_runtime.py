@@ -173,3 +173,25 @@ def test_feature_spec_travels_inside_the_file(tmp_path: Path) -> None:
     got = ember.load(path).feature_spec()
     assert got is not None and got.to_json() == spec.to_json()
     assert ember.load(ember.export(model, inputs).save(tmp_path / "n.ember")).feature_spec() is None
+
+
+def test_aligned_inputs_are_read_in_place_and_never_written() -> None:
+    """Module.run binds 64-byte aligned inputs (no copy) and copies the others; same results, and the
+    caller's array is untouched (in-place reuse never picks a graph input's buffer)."""
+    m, inputs = models.mlp(batch=8)[:2]
+    prog = ember.export(m, inputs)
+    mod = prog.load()
+    x = inputs[0].numpy()
+    aligned = np.empty(x.size + 16, np.float32)
+    off = (-aligned.ctypes.data % 64) // 4
+    a = aligned[off : off + x.size].reshape(x.shape)
+    a[...] = x
+    b = np.empty(x.size + 1, np.float32)[1:].reshape(x.shape)  # 4-byte misaligned: the copy path
+    b[...] = x
+    assert a.ctypes.data % 64 == 0 and b.ctypes.data % 64 != 0
+    (ya,) = mod(a)
+    (yb,) = mod(b)
+    np.testing.assert_array_equal(ya, yb)
+    np.testing.assert_array_equal(a, x)
+    with torch.no_grad():
+        np.testing.assert_allclose(ya, m(inputs[0]).numpy(), rtol=1e-4, atol=1e-4)

@@ -94,6 +94,10 @@ void ember_session_free(ember_session *s);
 
 /* Copy `nbytes` (must equal the input's size) into input `index`. */
 ember_status ember_session_set_input(ember_session *s, int32_t index, const void *data, size_t nbytes);
+/* Read input `index` straight from caller memory (no copy): `data` must be 64-byte aligned, hold exactly
+ * the input's bytes and stay unchanged and alive through every run until the input is set or bound
+ * again. The session never writes to it. */
+ember_status ember_session_bind_input(ember_session *s, int32_t index, const void *data, size_t nbytes);
 ember_status ember_session_run(ember_session *s);
 /* Pointer to output `index` inside the session arena; valid until the next run or free. */
 ember_status ember_session_get_output(ember_session *s, int32_t index, const void **data, size_t *nbytes);
