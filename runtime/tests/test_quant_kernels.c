@@ -241,28 +241,76 @@ static void test_qconv(ember_pool *pool, const char *mode) {
   }
 }
 
+/* Every int4 GEMV microkernel against rule 7 computed directly from the packed nibbles (an independent
+ * oracle: nibbles decoded by ember_q4_get, weight sums recomputed, halves by ember_f16_to_f32), on
+ * random K (ragged 64-byte tails), 1..16 columns, 1..3 rows, extreme values (-128 activations, -8
+ * weights, zero points -128 and 127). */
 static void test_q4_kernels(void) {
   const ember_q4_config *cfgs[4];
   int nk = ember_q4_available(cfgs, 4);
   for (int c = 0; c < nk; c++) {
     int ok = 1;
-    for (int trial = 0; trial < 200 && ok; trial++) {
-      size_t gs = (size_t)32 << irand(0, 3), groups = (size_t)irand(1, 6), k = gs * groups;
-      int8_t *a = malloc(k), *ad = malloc(k);
-      uint8_t *w = malloc(k / 2);
-      for (size_t i = 0; i < k; i++) a[i] = trial % 5 == 0 ? -128 : i8rand();
-      for (size_t i = 0; i < k / 2; i++) w[i] = (uint8_t)(trial % 5 == 0 ? 0x88 : rnd());
-      ember_q4_deinterleave(a, k, ad);
-      int32_t got[8];
-      cfgs[c]->fn(groups, gs, ad, w, got);
-      for (size_t g = 0; g < groups; g++) {
-        int32_t s = 0;
-        for (size_t i = g * gs; i < (g + 1) * gs; i++) s += a[i] * ember_q4_get(w, (int64_t)i);
-        if (s != got[g]) ok = 0;
+    for (int trial = 0; trial < 300 && ok; trial++) {
+      int ext = trial % 5 == 0;
+      size_t gs = (size_t)32 << irand(0, 3), groups = (size_t)irand(1, 9), k = gs * groups, kb = k / 2;
+      size_t kbp = (kb + 63) / 64 * 64, nc = (size_t)irand(1, 16), mr = (size_t)irand(1, 3);
+      uint8_t *w = malloc(16 * kb);
+      for (size_t i = 0; i < 16 * kb; i++) w[i] = (uint8_t)(ext ? 0x88 : rnd());
+      uint16_t *st = calloc(groups * 16, 2);
+      int16_t *wt = calloc(groups * 16, 2);
+      for (size_t n = 0; n < nc; n++)
+        for (size_t g = 0; g < groups; g++) {
+          int32_t s = 0;
+          for (size_t i = g * gs; i < (g + 1) * gs; i++) s += ember_q4_get(w + n * kb, (int64_t)i);
+          wt[g * 16 + n] = (int16_t)s;
+          st[g * 16 + n] = (uint16_t)(0x1C00 + rnd() % 0x0C00);
+        }
+      int8_t *q[3], *ev[3], *od[3];
+      int32_t *q8[3];
+      ember_q4_rows rows;
+      for (size_t r = 0; r < 3; r++) {
+        q[r] = malloc(k);
+        ev[r] = aligned_alloc(64, kbp);
+        od[r] = aligned_alloc(64, kbp);
+        q8[r] = malloc(groups * 4);
+        for (size_t i = 0; i < k; i++) q[r][i] = ext ? -128 : i8rand();
+        memset(ev[r], 0, kbp);
+        memset(od[r], 0, kbp);
+        ember_q4_split(q[r], k, ev[r], od[r]);
+        for (size_t g = 0; g < groups; g++) {
+          int32_t s = 0;
+          for (size_t i = g * gs; i < (g + 1) * gs; i++) s += q[r][i];
+          q8[r][g] = 8 * s;
+        }
+        rows.ev[r] = ev[r];
+        rows.od[r] = od[r];
+        rows.q8sum[r] = q8[r];
+        rows.zp[r] = ext ? (r % 2 ? 127 : -128) : (int32_t)irand(-128, 127);
       }
-      free(a);
-      free(ad);
+      ember_q4_weights wd = {w, st, wt, 16, kb, groups, gs};
+      float got[3 * 16];
+      cfgs[c]->fn(&wd, 0, nc, &rows, mr, got);
+      for (size_t r = 0; r < mr; r++)
+        for (size_t n = 0; n < nc; n++) {
+          float f = 0.0f;
+          for (size_t g = 0; g < groups; g++) {
+            int32_t s = 0;
+            for (size_t i = g * gs; i < (g + 1) * gs; i++)
+              s += (q[r][i] - rows.zp[r]) * ember_q4_get(w + n * kb, (int64_t)i);
+            float p = (float)s * ember_f16_to_f32(st[g * 16 + n]);
+            f = f + p;
+          }
+          if (memcmp(&f, &got[r * 16 + n], 4) != 0) ok = 0;
+        }
+      for (size_t r = 0; r < 3; r++) {
+        free(q[r]);
+        free(ev[r]);
+        free(od[r]);
+        free(q8[r]);
+      }
       free(w);
+      free(st);
+      free(wt);
     }
     char what[96];
     snprintf(what, sizeof what, "q4 kernel %s", cfgs[c]->name);
@@ -272,8 +320,16 @@ static void test_q4_kernels(void) {
 }
 
 static void test_q4linear(ember_pool *pool, const char *mode) {
-  for (int trial = 0; trial < 20; trial++) {
-    int64_t gs = (int64_t)32 << irand(0, 2), m = trial < 3 ? 1 : irand(1, 17), k = gs * irand(1, 5), n = irand(1, 70);
+  for (int trial = 0; trial < 24; trial++) {
+    /* decode rows (1..3) first, then prefill-like M; K with ragged 64-byte tails (1376 = 43 * 32, as the
+     * Llama FFN); N across several 16-column tiles with a ragged last one */
+    int64_t gs = (int64_t)32 << irand(0, 2), m = trial < 6 ? 1 + trial % 3 : irand(1, 70), k = gs * irand(1, 9);
+    int64_t n = irand(1, 70);
+    if (trial == 6) {
+      gs = 32;
+      k = 1376;
+      n = 37;
+    }
     int64_t g = k / gs, xd[2] = {m, k}, wd[2] = {n, k / 2}, sd[2] = {n, g}, vd[1] = {n}, yd[2] = {m, n};
     float *xv = malloc((size_t)(m * k) * 4), *bv = malloc((size_t)n * 4);
     for (int64_t i = 0; i < m * k; i++) xv[i] = frand() * 2.f + (trial % 3 == 1 ? 0.7f : 0.f);

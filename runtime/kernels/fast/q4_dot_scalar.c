@@ -1,48 +1,79 @@
-/* Portable int4 x int8 group dot products, and the dispatch of the q4 kernels. */
+/* Portable int4 GEMV kernel (the fallback, and the model for the SIMD ones), and the dispatch of the q4
+ * kernels by CPU features at run time. */
 #include <stdlib.h>
 #include <string.h>
 
+#include "../ref/quant_util.h"
 #include "q4_gemm.h"
+#if defined(__aarch64__) && defined(__linux__)
+#include <sys/auxv.h>
+#ifndef HWCAP_ASIMDDP
+#define HWCAP_ASIMDDP (1 << 20)
+#endif
+#endif
 
-void ember_q4_deinterleave(const int8_t *src, size_t k, int8_t *dst) {
-  for (size_t c = 0; c < k; c += 32)
-    for (size_t t = 0; t < 16; t++) {
-      dst[c + t] = src[c + 2 * t];
-      dst[c + 16 + t] = src[c + 2 * t + 1];
-    }
-}
-
-void ember_q4_dot_scalar(size_t groups, size_t gs, const int8_t *a, const uint8_t *w, int32_t *isum) {
-  for (size_t g = 0; g < groups; g++) {
-    int32_t s = 0;
-    for (size_t c = g * gs; c < (g + 1) * gs; c += 32)
-      for (size_t t = 0; t < 16; t++) {
-        uint8_t b = w[c / 2 + t];
-        int32_t lo = (int32_t)(b & 0x0F) - ((b & 0x08) << 1), hi = (int32_t)(b >> 4) - ((b & 0x80) >> 3);
-        s += a[c + t] * lo + a[c + 16 + t] * hi;
-      }
-    isum[g] = s;
+void ember_q4_split(const int8_t *src, size_t k, int8_t *ev, int8_t *od) {
+  for (size_t t = 0; t < k / 2; t++) {
+    ev[t] = src[2 * t];
+    od[t] = src[2 * t + 1];
   }
 }
 
-static const ember_q4_config kScalar = {ember_q4_dot_scalar, "q4_dot_scalar"};
+void ember_q4_gemv_scalar(const ember_q4_weights *w, size_t n0, size_t nc, const ember_q4_rows *rows, size_t mr,
+                          float *acc) {
+  size_t hg = w->gs / 2, G = w->groups;
+  const uint16_t *st = w->scale + (n0 / EMBER_Q4_NR) * G * EMBER_Q4_NR;
+  const int16_t *wt = w->wsum + (n0 / EMBER_Q4_NR) * G * EMBER_Q4_NR;
+  for (size_t c = 0; c < nc; c++) {
+    const uint8_t *wr = w->w + (n0 + c) * w->kb;
+    for (size_t r = 0; r < mr; r++) {
+      const int8_t *ev = rows->ev[r], *od = rows->od[r];
+      float f = 0.0f;
+      for (size_t g = 0; g < G; g++) {
+        int32_t s = 0;
+        for (size_t t = g * hg; t < (g + 1) * hg; t++) {
+          uint8_t b = wr[t];
+          int32_t lo = (int32_t)(b & 0x0F) - ((b & 0x08) << 1), hi = (int32_t)(b >> 4) - ((b & 0x80) >> 3);
+          s += ev[t] * lo + od[t] * hi;
+        }
+        s -= rows->zp[r] * wt[g * EMBER_Q4_NR + c];
+        float p = (float)s * ember_f16_to_f32(st[g * EMBER_Q4_NR + c]);
+        f = f + p;
+      }
+      acc[r * EMBER_Q4_NR + c] = f;
+    }
+  }
+}
+
+static const ember_q4_config kScalar = {ember_q4_gemv_scalar, "q4_gemv_scalar"};
 #if defined(__x86_64__) || defined(__i386__)
-static const ember_q4_config kAvx2 = {ember_q4_dot_avx2, "q4_dot_avx2"};
+static const ember_q4_config kAvx2 = {ember_q4_gemv_avx2, "q4_gemv_8col_avx2"};
+static const ember_q4_config kAvx512 = {ember_q4_gemv_avx512vnni, "q4_gemv_16col_avx512vnni"};
 #endif
 #if defined(__aarch64__)
-static const ember_q4_config kNeon = {ember_q4_dot_neon, "q4_dot_neon"};
+static const ember_q4_config kNeon = {ember_q4_gemv_neon, "q4_gemv_4col_neon"};
+static const ember_q4_config kNeonDot = {ember_q4_gemv_neondot, "q4_gemv_4col_neondot"};
 #endif
 
 int ember_q4_available(const ember_q4_config **out, int max) {
   int n = 0;
-  if (n < max) out[n++] = &kScalar;
+#define ADD(c) \
+  if (n < max) out[n++] = &(c)
+  ADD(kScalar);
 #if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
   __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx2") && n < max) out[n++] = &kAvx2;
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) ADD(kAvx2); /* AVX2 CPUs have F16C */
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+      __builtin_cpu_supports("avx512vnni"))
+    ADD(kAvx512);
 #endif
 #if defined(__aarch64__)
-  if (n < max) out[n++] = &kNeon;
+  ADD(kNeon);
+#if defined(__linux__)
+  if (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) ADD(kNeonDot);
 #endif
+#endif
+#undef ADD
   return n;
 }
 
@@ -51,5 +82,9 @@ const ember_q4_config *ember_q4_select(void) {
   if (v && strcmp(v, "1") == 0) return &kScalar;
   const ember_q4_config *all[4];
   int n = ember_q4_available(all, 4);
-  return all[n - 1];
+  v = getenv("EMBER_MAX_ISA");
+  if (v && strcmp(v, "avx2") == 0)
+    for (int i = n - 1; i >= 0; i--)
+      if (!strstr(all[i]->name, "avx512")) return all[i];
+  return all[n - 1]; /* listed from slowest to fastest */
 }
