@@ -3,6 +3,7 @@
  * threads) against the reference kernels, bit for bit, on random shapes with sizes of 1, primes and
  * tails that do not fill a register. Prints "N passed, M failed". */
 #define _POSIX_C_SOURCE 200809L
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,6 +139,10 @@ static void compare_op(int32_t op, const ember_tensor **in, int n_in, ember_tens
   a.pool = pool;
   fk->eval(&a);
   check(memcmp(y_fast->data, y_ref->data, y_ref->nbytes) == 0, what);
+  if (getenv("EMBER_TEST_SHOW_DIFF") && y_ref->dtype == EMBER_DTYPE_F32 && memcmp(y_fast->data, y_ref->data, y_ref->nbytes))
+    for (int64_t i = 0, shown = 0; i < y_ref->numel && shown < 6; i++)
+      if (((float *)y_fast->data)[i] != ((float *)y_ref->data)[i])
+        printf("  [%lld] fast %g ref %g\n", (long long)i, ((float *)y_fast->data)[i], ((float *)y_ref->data)[i]), shown++;
   free(packed);
   free(scratch_mem);
   free(ref_scratch);
@@ -319,6 +324,32 @@ static void test_q4_kernels(void) {
   }
 }
 
+/* The selected rule-5 row quantizer against ember_q_quantize_row, bit for bit: lengths 1..100 (tails),
+ * all-zero, all-negative and all-positive rows, -0.0, NaN and infinities. */
+static void test_quantize_rows(void) {
+  ember_q_quantize_fn fn = ember_q_quantize_select();
+  int ok = 1;
+  float x[100];
+  int8_t q1[100], q2[100];
+  for (int trial = 0; trial < 400 && ok; trial++) {
+    int64_t k = irand(1, 100);
+    for (int64_t i = 0; i < k; i++) {
+      float v = frand() * (float)(1 << irand(0, 10));
+      x[i] = trial % 4 == 1 ? -v * v : trial % 4 == 2 ? v * v : trial % 8 == 3 ? 0.0f : v;
+      if (trial % 8 == 7 && rnd() % 5 == 0) {
+        float spec[4] = {-0.0f, NAN, INFINITY, -INFINITY};
+        x[i] = spec[rnd() % 4];
+      }
+    }
+    float s1, s2;
+    int32_t z1, z2;
+    ember_q_quantize_row(x, k, q1, &s1, &z1);
+    fn(x, k, q2, &s2, &z2);
+    if (memcmp(&s1, &s2, 4) || z1 != z2 || memcmp(q1, q2, (size_t)k)) ok = 0;
+  }
+  check(ok, "quantize row");
+}
+
 static void test_q4linear(ember_pool *pool, const char *mode) {
   for (int trial = 0; trial < 24; trial++) {
     /* decode rows (1..3) first, then prefill-like M; K with ragged 64-byte tails (1376 = 43 * 32, as the
@@ -365,6 +396,7 @@ static void test_q4linear(ember_pool *pool, const char *mode) {
 int main(void) {
   test_microkernels();
   test_q4_kernels();
+  test_quantize_rows();
   const char *modes[3][2] = {{"best", NULL}, {"avx2-cap", "EMBER_MAX_ISA"}, {"scalar", "EMBER_FORCE_SCALAR"}};
   for (int md = 0; md < 3; md++) {
     if (modes[md][1]) setenv(modes[md][1], md == 1 ? "avx2" : "1", 1);

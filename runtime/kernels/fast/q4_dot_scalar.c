@@ -45,14 +45,15 @@ void ember_q4_gemv_scalar(const ember_q4_weights *w, size_t n0, size_t nc, const
   }
 }
 
-static const ember_q4_config kScalar = {ember_q4_gemv_scalar, "q4_gemv_scalar"};
+static const ember_q4_config kScalar = {ember_q4_gemv_scalar, "q4_gemv_scalar", NULL, NULL};
 #if defined(__x86_64__) || defined(__i386__)
-static const ember_q4_config kAvx2 = {ember_q4_gemv_avx2, "q4_gemv_8col_avx2"};
-static const ember_q4_config kAvx512 = {ember_q4_gemv_avx512vnni, "q4_gemv_16col_avx512vnni"};
+static const ember_q4_config kAvx2 = {ember_q4_gemv_avx2, "q4_gemv_8col_avx2", NULL, NULL};
+static const ember_q4_config kAvx512 = {ember_q4_gemv_avx512vnni, "q4_gemv_16col_avx512vnni",
+                                         ember_q4_unpack_panel_avx512vnni, ember_q4_gemm_8x32_avx512vnni};
 #endif
 #if defined(__aarch64__)
-static const ember_q4_config kNeon = {ember_q4_gemv_neon, "q4_gemv_4col_neon"};
-static const ember_q4_config kNeonDot = {ember_q4_gemv_neondot, "q4_gemv_4col_neondot"};
+static const ember_q4_config kNeon = {ember_q4_gemv_neon, "q4_gemv_4col_neon", NULL, NULL};
+static const ember_q4_config kNeonDot = {ember_q4_gemv_neondot, "q4_gemv_4col_neondot", NULL, NULL};
 #endif
 
 int ember_q4_available(const ember_q4_config **out, int max) {
@@ -75,6 +76,21 @@ int ember_q4_available(const ember_q4_config **out, int max) {
 #endif
 #undef ADD
   return n;
+}
+
+void ember_q_quantize_row_scalar(const float *x, int64_t k, int8_t *q, float *scale, int32_t *zp) {
+  ember_q_quantize_row(x, k, q, scale, zp);
+}
+
+ember_q_quantize_fn ember_q_quantize_select(void) {
+  const char *v = getenv("EMBER_FORCE_SCALAR"), *isa = getenv("EMBER_MAX_ISA");
+  if ((v && strcmp(v, "1") == 0) || (isa && strcmp(isa, "avx2") == 0)) return ember_q_quantize_row_scalar;
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl"))
+    return ember_q_quantize_row_avx512;
+#endif
+  return ember_q_quantize_row_scalar;
 }
 
 const ember_q4_config *ember_q4_select(void) {

@@ -58,15 +58,40 @@ void ember_q4_gemv_neondot(const ember_q4_weights *w, size_t n0, size_t nc, cons
                            float *acc);
 #endif
 
+/* Prefill GEMM (x86 AVX-512 VNNI; see q4_gemm_avx512vnni.c): unpack a 16-column panel once per tile,
+ * then 8 rows x 32 columns per call. eq correction quads per group: ember_q4_gemm_eq(gs). */
+typedef void (*ember_q4_unpack_fn)(const ember_q4_weights *w, size_t n0, size_t nc, size_t eq, int8_t *panel);
+typedef void (*ember_q4_gemm_fn)(size_t mr, size_t groups, size_t slot, const uint8_t *a, const int8_t *p0,
+                                 const int8_t *p1, const uint16_t *s0, const uint16_t *s1, float *acc);
+#define EMBER_Q4_GEMM_MR 8
+#define EMBER_Q4_GEMM_NR 32
+static inline size_t ember_q4_gemm_eq(size_t gs) { return (8 * gs + 507) / 508; }
+#if defined(__x86_64__) || defined(__i386__)
+void ember_q4_unpack_panel_avx512vnni(const ember_q4_weights *w, size_t n0, size_t nc, size_t eq, int8_t *panel);
+void ember_q4_gemm_8x32_avx512vnni(size_t mr, size_t groups, size_t slot, const uint8_t *a, const int8_t *p0,
+                                   const int8_t *p1, const uint16_t *s0, const uint16_t *s1, float *acc);
+#endif
+
 typedef struct ember_q4_config {
   ember_q4_fn fn;
   const char *name;
+  ember_q4_unpack_fn unpack; /* NULL: the GEMV kernel serves every M */
+  ember_q4_gemm_fn gemm;
 } ember_q4_config;
 
 /* The best kernel this CPU runs (EMBER_FORCE_SCALAR=1: scalar; EMBER_MAX_ISA=avx2: no AVX-512). */
 const ember_q4_config *ember_q4_select(void);
 /* Every kernel this CPU can run (for tests): fills up to max entries, returns the count. */
 int ember_q4_available(const ember_q4_config **out, int max);
+
+/* Rule 5 (dynamic per-row int8 quantization), as ember_q_quantize_row; the SIMD version equals it bit for
+ * bit. ember_q_quantize_select picks by CPU (scalar under EMBER_FORCE_SCALAR=1 or EMBER_MAX_ISA=avx2). */
+typedef void (*ember_q_quantize_fn)(const float *x, int64_t k, int8_t *q, float *scale, int32_t *zp);
+void ember_q_quantize_row_scalar(const float *x, int64_t k, int8_t *q, float *scale, int32_t *zp);
+#if defined(__x86_64__) || defined(__i386__)
+void ember_q_quantize_row_avx512(const float *x, int64_t k, int8_t *q, float *scale, int32_t *zp);
+#endif
+ember_q_quantize_fn ember_q_quantize_select(void);
 
 /* Split k (even) int8 values into the even and odd positions. */
 void ember_q4_split(const int8_t *src, size_t k, int8_t *ev, int8_t *od);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 #include "../ref/quant_util.h"
+#include "q4_gemm.h"
 #include "q8_gemm.h"
 #include "threadpool.h"
 
@@ -89,6 +90,7 @@ typedef struct q8_job {
   int8_t *arows;
   float *rscale;
   int32_t *rzp;
+  ember_q_quantize_fn quantize;
   int64_t m, rows_per_tile, tiles_n;
 } q8_job;
 
@@ -122,7 +124,7 @@ static void fill_rows(void *ctx, size_t tile, int thread) {
     if (a->op == EMBER_OP_QLINEAR) {
       memcpy(dst, (const int8_t *)a->in[0]->data + r * k, (size_t)k);
     } else if (a->op == EMBER_OP_DQLINEAR) {
-      ember_q_quantize_row((const float *)a->in[0]->data + r * k, k, dst, &j->rscale[r], &j->rzp[r]);
+      j->quantize((const float *)a->in[0]->data + r * k, k, dst, &j->rscale[r], &j->rzp[r]);
     } else { /* im2col: row = output pixel (n, oy, ox), column = (c, ky, kx) as in the weight */
       const ember_tensor *xt = a->in[0], *wt = a->in[1], *yt = a->out[0];
       const int8_t *x = xt->data;
@@ -228,6 +230,7 @@ static ember_status q8_eval(const ember_kargs *a) {
   j.arows = a->scratch;
   j.rscale = (float *)((unsigned char *)a->scratch + j.m * j.p->kp);
   j.rzp = (int32_t *)(j.rscale + j.m);
+  j.quantize = ember_q_quantize_select();
   if (j.m == 0 || j.p->n == 0) return EMBER_OK;
   int threads = a->pool ? ember_pool_threads(a->pool) : 1;
   j.rows_per_tile = (j.m + 4 * threads - 1) / (4 * threads);
