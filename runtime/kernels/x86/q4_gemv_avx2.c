@@ -35,6 +35,7 @@ TARGET static inline __attribute__((always_inline)) void gemv8(const ember_q4_we
     gacc[r] = _mm256_setzero_si256();
     zpv[r] = _mm256_set1_epi32(rows->zp[r]);
   }
+  const size_t pf = kb <= 512 ? 8 * kb : 256; /* software prefetch, as in q4_gemv_avx512vnni.c */
   size_t g = 0, inb = 0;
   for (size_t off = 0; off < kb; off += 32) {
     size_t nb = kb - off >= 32 ? 2 : 1;
@@ -43,6 +44,7 @@ TARGET static inline __attribute__((always_inline)) void gemv8(const ember_q4_we
       __m256i a[EMBER_Q4_MR][4];
       for (size_t c = 0; c < 4; c++) {
         const uint8_t *p = wr[4 * q + c] + off;
+        if (off % 64 == 0) _mm_prefetch((const char *)(p + pf), _MM_HINT_T0);
         __m256i b = nb == 2 ? _mm256_loadu_si256((const __m256i *)p)
                             : _mm256_inserti128_si256(_mm256_setzero_si256(), _mm_loadu_si128((const __m128i *)p), 0);
         __m256i x = _mm256_xor_si256(b, m88);
