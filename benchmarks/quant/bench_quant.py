@@ -69,7 +69,8 @@ def timeit(fns: dict[str, Callable[[], Any]], runs: int) -> dict[str, dict[str, 
             cpu[k].append(time.process_time() - c)
             wall[k].append(time.perf_counter() - w)
     return {
-        k: {"cpu_ms": min(cpu[k]) * 1e3, "wall_ms": float(np.median(wall[k])) * 1e3, "load": load()} for k in fns
+        k: {"cpu_ms": min(cpu[k]) * 1e3, "wall_ms": float(np.median(wall[k])) * 1e3, "load": load()}
+        for k in fns
     }
 
 
@@ -86,7 +87,12 @@ def part_bandwidth() -> dict[str, Any]:
         t = time.perf_counter()
         a.sum()
         best = min(best, time.perf_counter() - t)
-    return {"bytes": a.nbytes, "gbps": a.nbytes / best / 1e9, "method": "numpy float32 sum over 1 GiB", "load": load()}
+    return {
+        "bytes": a.nbytes,
+        "gbps": a.nbytes / best / 1e9,
+        "method": "numpy float32 sum over 1 GiB",
+        "load": load(),
+    }
 
 
 # -------------------------------------------------------------------------------------- big GEMV
@@ -103,7 +109,9 @@ def part_gemv(bw: float, runs: int) -> dict[str, Any]:
     w = rng.integers(0, 256, (n, k // 2), dtype=np.uint8)
     s = (rng.uniform(0.5, 1.5, (n, k // gs)) * 0.01).astype(np.float16)
     g.outputs = g.add_node(
-        "q4linear", [x, g.const(w, "w"), g.const(s, "s")], {"group_size": gs, "act": 0, "act_min": 0.0, "act_max": 0.0}
+        "q4linear",
+        [x, g.const(w, "w"), g.const(s, "s")],
+        {"group_size": gs, "act": 0, "act_min": 0.0, "act_max": 0.0},
     )
     prog = compile_graph(g, optimize=False)
     del w
@@ -114,7 +122,6 @@ def part_gemv(bw: float, runs: int) -> dict[str, Any]:
         mod = ember.load(path, threads=1)
         xv = rng.standard_normal((1, k)).astype(np.float32)
         t = timeit({"q4_gemv": lambda: mod(xv)}, max(3, runs // 3))["q4_gemv"]
-        del mod
     model_bytes = n * k // 2 + n * (k // gs) * 2
     streamed = model_bytes + n * (k // gs) * 2
     sec = t["cpu_ms"] / 1e3
@@ -183,7 +190,7 @@ def part_prefill(runs: int) -> dict[str, Any]:
             prog = ember.export(lin, (xt,))
             q = ember.quantize(prog, scheme="int4-weight", group_size=32)
             f, qm, xv = prog.load(threads=1), q.load(threads=1), xt.numpy()
-            t = timeit({"fp32": lambda: f(xv), "int4": lambda: qm(xv)}, runs)
+            t = timeit({"fp32": lambda f=f, xv=xv: f(xv), "int4": lambda qm=qm, xv=xv: qm(xv)}, runs)
             rows.append(
                 {
                     "m": m,
@@ -287,7 +294,8 @@ def part_lm(steps: int = 400) -> dict[str, Any]:
             tl += float(F.cross_entropy(model(chunk[None, :seq])[0], chunk[1:], reduction="sum"))
     ppl = {k: float(np.exp(v / ntok)) for k, v in nll.items()}
     return {
-        "source": f"docstrings of {len(files)} Python {sys.version_info.major}.{sys.version_info.minor} stdlib modules "
+        "source": f"docstrings of {len(files)} Python "
+        f"{sys.version_info.major}.{sys.version_info.minor} stdlib modules "
         f"({sysconfig.get_paths()['stdlib']}), {len(data)} bytes; last 10% held out",
         "model": "LlamaDecoder byte-level: vocab 256, dim 128, 4 layers, 4 heads, SwiGLU 344, seq 128",
         "steps": steps,
@@ -319,7 +327,9 @@ def onnx_export(model: Any, inputs: tuple[Any, ...], path: Path) -> str:
             with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
                 warnings.simplefilter("ignore")
                 if dynamo:
-                    torch.onnx.export(model, inputs, str(path), dynamo=True, opset_version=18, external_data=False)
+                    torch.onnx.export(
+                        model, inputs, str(path), dynamo=True, opset_version=18, external_data=False
+                    )
                 else:
                     torch.onnx.export(model, inputs, str(path), dynamo=False, opset_version=17)
             return "dynamo" if dynamo else "legacy"
@@ -453,7 +463,11 @@ def part_mobilenet(runs: int) -> dict[str, Any]:
     except Exception as exc:  # noqa: BLE001
         notes["executorch_xnnpack_int8"] = f"{type(exc).__name__}: {str(exc)[:200]}"
     t = timeit(fns, runs)
-    return {"times": t, "notes": notes, "ember_int8_x_fp32": t["ember_int8"]["cpu_ms"] / t["ember_fp32"]["cpu_ms"]}
+    return {
+        "times": t,
+        "notes": notes,
+        "ember_int8_x_fp32": t["ember_int8"]["cpu_ms"] / t["ember_fp32"]["cpu_ms"],
+    }
 
 
 # ------------------------------------------------------------------------------------------- report
@@ -470,7 +484,8 @@ def targets(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             (
                 "int4 decode GEMV, 1 GiB weight, M=1",
                 ">= 60% of read bandwidth",
-                f"{r['gemv']['gbps_model']:.1f} GB/s of weight bytes ({r['gemv']['gbps_streamed']:.1f} streamed) "
+                f"{r['gemv']['gbps_model']:.1f} GB/s of weight bytes "
+                f"({r['gemv']['gbps_streamed']:.1f} streamed) "
                 f"= {100 * f:.0f}% of {r['bandwidth']['gbps']:.1f} GB/s",
                 verdict(f >= 0.6, f"{100 * (0.6 - f):.0f} points"),
             )
@@ -492,7 +507,8 @@ def targets(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             (
                 "int4 GEMM prefill (M 64, 128), decoder linears",
                 "<= 1.0x fp32",
-                f"{min(x['ratio'] for x in r['prefill']['linears']):.2f}x .. {worst:.2f}x fp32; whole decoder, 128 "
+                f"{min(x['ratio'] for x in r['prefill']['linears']):.2f}x .. {worst:.2f}x fp32; "
+                f"whole decoder, 128 "
                 f"tokens: {r['prefill']['decoder_128_tokens']['ratio']:.2f}x",
                 verdict(worst <= 1.0, f"{worst - 1:.2f}x on the worst shape"),
             )
@@ -514,7 +530,8 @@ def targets(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             (
                 "MiniLM-L6 seq 128 int8-dynamic vs ORT quantize_dynamic",
                 "<= 1.0x",
-                f"{t['ember_int8_dynamic']['cpu_ms']:.2f} ms vs {t['ort_int8_dynamic']['cpu_ms']:.2f} ms = {q:.2f}x",
+                f"{t['ember_int8_dynamic']['cpu_ms']:.2f} ms vs "
+                f"{t['ort_int8_dynamic']['cpu_ms']:.2f} ms = {q:.2f}x",
                 verdict(q <= 1.0, f"{q - 1:.2f}x"),
             )
         )
@@ -532,11 +549,16 @@ def targets(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                     )
                 )
         q = r["mobilenet"]["ember_int8_x_fp32"]
-        rows.append(("MobileNetV2 int8 vs Ember fp32", "<= 0.7x", f"{q:.2f}x", verdict(q <= 0.7, f"{q - 0.7:.2f}x")))
+        rows.append(
+            ("MobileNetV2 int8 vs Ember fp32", "<= 0.7x", f"{q:.2f}x", verdict(q <= 0.7, f"{q - 0.7:.2f}x"))
+        )
     sizes = []
     if "decode" in r:
         v = r["decode"]["variants"]
-        sizes += [("decoder", "int8-dynamic", v["int8-dynamic"]["file_x_fp32"]), ("decoder", "int4", v["int4-weight"]["file_x_fp32"])]
+        sizes += [
+            ("decoder", "int8-dynamic", v["int8-dynamic"]["file_x_fp32"]),
+            ("decoder", "int4", v["int4-weight"]["file_x_fp32"]),
+        ]
     if "minilm" in r:
         s = r["minilm"]["sizes"]
         sizes += [
@@ -546,7 +568,12 @@ def targets(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     for model, scheme, ratio in sizes:
         goal = 0.27 if scheme.startswith("int8") else 0.16
         rows.append(
-            (f"file size, {model} {scheme}", f"<= {goal}x fp32", f"{ratio:.3f}x", verdict(ratio <= goal, f"{ratio - goal:.3f}x"))
+            (
+                f"file size, {model} {scheme}",
+                f"<= {goal}x fp32",
+                f"{ratio:.3f}x",
+                verdict(ratio <= goal, f"{ratio - goal:.3f}x"),
+            )
         )
     return rows
 
@@ -583,9 +610,13 @@ def figure(r: dict[str, Any], path: Path) -> None:
             ax.set_title("MobileNetV2 224")
         ax.bar(range(len(vals)), vals, color="tab:blue")
         ax.set_xticks(range(len(vals)))
-        ax.set_xticklabels([n.replace("_", "\n", 1) for n in names], fontsize=7, rotation=0 if p != "prefill" else 45)
+        ax.set_xticklabels(
+            [n.replace("_", "\n", 1) for n in names], fontsize=7, rotation=0 if p != "prefill" else 45
+        )
         ax.set_ylabel("x fp32" if p == "prefill" else "ms (CPU, best of N, 1 thread)")
-    fig.suptitle(f"Ember quantization, 1 thread (load avg {r.get('load_start')} -> {r.get('load_end')})", fontsize=9)
+    fig.suptitle(
+        f"Ember quantization, 1 thread (load avg {r.get('load_start')} -> {r.get('load_end')})", fontsize=9
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -595,7 +626,8 @@ def markdown(r: dict[str, Any]) -> str:
     L = ["## Quantization (benchmarks/quant/bench_quant.py)", ""]
     L.append(
         f"One run, 1 thread, {r['date']}; machine: {r['cpu']}. Load average (1, 5, 15 min) at start "
-        f"{r['load_start']}, at end {r['load_end']}: other engineers compile and benchmark on this 2-core machine "
+        f"{r['load_start']}, at end {r['load_end']}: other engineers compile and benchmark on this "
+        f"2-core machine "
         "at the same time, so times are process CPU time, best of N interleaved runs (median wall time in "
         "benchmarks/results/quant.json)."
     )
@@ -604,50 +636,80 @@ def markdown(r: dict[str, Any]) -> str:
     L += ["", "![quantization](results/quant.png)", ""]
     if "bandwidth" in r:
         b = r["bandwidth"]
-        L.append(f"Memory read bandwidth this run: {b['gbps']:.2f} GB/s ({b['method']}, best of 5, load {b['load']}).")
+        L.append(
+            f"Memory read bandwidth this run: {b['gbps']:.2f} GB/s ({b['method']}, best of 5, load "
+            f"{b['load']})."
+        )
     if "gemv" in r:
         g = r["gemv"]
         L.append(
-            f"int4 GEMV: K {g['k']}, N {g['n']}, group {g['group']}: {g['weight_bytes'] / GiB:.2f} GiB of int4 + "
-            f"fp16 scales read from the mmapped file in {g['ms']:.1f} ms (CPU; wall median {g['wall_ms']:.1f} ms): "
-            f"{g['gbps_model']:.2f} GB/s of model bytes, {g['gbps_streamed']:.2f} GB/s counting the side table's "
+            f"int4 GEMV: K {g['k']}, N {g['n']}, group {g['group']}: {g['weight_bytes'] / GiB:.2f} "
+            f"GiB of int4 + "
+            f"fp16 scales read from the mmapped file in {g['ms']:.1f} ms (CPU; wall median "
+            f"{g['wall_ms']:.1f} ms): "
+            f"{g['gbps_model']:.2f} GB/s of model bytes, {g['gbps_streamed']:.2f} GB/s counting the "
+            f"side table's "
             f"int16 group sums (load {g['load']})."
         )
     if "decode" in r:
-        L += ["", "| decode step | ms (CPU) | x fp32 | file | x fp32 | logits cosine | top-1 same | load |", "|---|---|---|---|---|---|---|---|"]
+        L += [
+            "",
+            "| decode step | ms (CPU) | x fp32 | file | x fp32 | logits cosine | top-1 same | load |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
         for k, v in r["decode"]["variants"].items():
             L.append(
-                f"| {k} | {v['cpu_ms']:.2f} | {v['x_fp32']:.2f} | {v['file_bytes'] / 1e6:.1f} MB | {v['file_x_fp32']:.3f} | "
+                f"| {k} | {v['cpu_ms']:.2f} | {v['x_fp32']:.2f} | {v['file_bytes'] / 1e6:.1f} MB | "
+                f"{v['file_x_fp32']:.3f} | "
                 f"{v['logits_cosine']:.4f} | {v['top1_agree']} | {v['load']} |"
             )
         L.append("")
         L.append(
             "Per-op time of the int4 step (ms, profile): "
-            + ", ".join(f"{k} {v:.2f}" for k, v in r["decode"]["variants"]["int4-weight"]["profile_ms"].items())
+            + ", ".join(
+                f"{k} {v:.2f}" for k, v in r["decode"]["variants"]["int4-weight"]["profile_ms"].items()
+            )
             + "."
         )
     if "prefill" in r:
-        L += ["", "| prefill linear | M | fp32 ms | int4 ms | int4 / fp32 | load |", "|---|---|---|---|---|---|"]
+        L += [
+            "",
+            "| prefill linear | M | fp32 ms | int4 ms | int4 / fp32 | load |",
+            "|---|---|---|---|---|---|",
+        ]
         for x in r["prefill"]["linears"]:
-            L.append(f"| {x['k']} -> {x['n']} | {x['m']} | {x['fp32_ms']:.3f} | {x['int4_ms']:.3f} | {x['ratio']:.2f} | {x['load']} |")
+            L.append(
+                f"| {x['k']} -> {x['n']} | {x['m']} | {x['fp32_ms']:.3f} | {x['int4_ms']:.3f} | "
+                f"{x['ratio']:.2f} | {x['load']} |"
+            )
         w = r["prefill"]["decoder_128_tokens"]
         L.append(
-            f"| whole decoder, 128 tokens | 128 | {w['fp32_ms']:.2f} | {w['int4_ms']:.2f} | {w['ratio']:.2f} | {w['load']} |"
+            f"| whole decoder, 128 tokens | 128 | {w['fp32_ms']:.2f} | {w['int4_ms']:.2f} | "
+            f"{w['ratio']:.2f} | {w['load']} |"
         )
     if "lm" in r:
         m = r["lm"]
         L += [
             "",
             f"Tiny LM: {m['model']}, trained here for {m['steps']} steps of {m['batch']} x 128 bytes "
-            f"({m['train_cpu_s']:.0f} s CPU, final train loss {m['final_train_loss']:.3f} nats/byte) on {m['source']}. "
-            f"Held-out perplexity per byte over {m['held_out_bytes']} bytes, computed from the Ember runtime's logits: "
-            f"fp32 {m['ppl_fp32']:.4f}, int4-weight (group 32, embedding and lm_head too) {m['ppl_int4']:.4f} "
-            f"({100 * (m['ppl_ratio'] - 1):+.2f}%); PyTorch fp32 {m['ppl_torch']:.4f}. Files: fp32 {m['file_fp32']} B, "
-            f"int4 {m['file_int4']} B ({m['file_int4'] / m['file_fp32']:.3f}x; small model: norms and scales weigh).",
+            f"({m['train_cpu_s']:.0f} s CPU, final train loss {m['final_train_loss']:.3f} "
+            f"nats/byte) on {m['source']}. "
+            f"Held-out perplexity per byte over {m['held_out_bytes']} bytes, computed from the "
+            f"Ember runtime's logits: "
+            f"fp32 {m['ppl_fp32']:.4f}, int4-weight (group 32, embedding and lm_head too) "
+            f"{m['ppl_int4']:.4f} "
+            f"({100 * (m['ppl_ratio'] - 1):+.2f}%); PyTorch fp32 {m['ppl_torch']:.4f}. Files: fp32 "
+            f"{m['file_fp32']} B, "
+            f"int4 {m['file_int4']} B ({m['file_int4'] / m['file_fp32']:.3f}x; small model: norms "
+            f"and scales weigh).",
         ]
     if "minilm" in r:
         mm = r["minilm"]
-        L += ["", "| MiniLM-L6 seq 128 | ms (CPU) | wall ms | file | cosine to Ember fp32 |", "|---|---|---|---|---|"]
+        L += [
+            "",
+            "| MiniLM-L6 seq 128 | ms (CPU) | wall ms | file | cosine to Ember fp32 |",
+            "|---|---|---|---|---|",
+        ]
         for k, v in mm["times"].items():
             L.append(
                 f"| {k} | {v['cpu_ms']:.2f} | {v['wall_ms']:.2f} | {mm['sizes'].get(k, 0) / 1e6:.1f} MB | "
@@ -685,7 +747,9 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=15)
     ap.add_argument("--lm-steps", type=int, default=400)
     ap.add_argument("--no-write", action="store_true")
-    ap.add_argument("--merge", action="store_true", help="update benchmarks/results/quant.json instead of replacing it")
+    ap.add_argument(
+        "--merge", action="store_true", help="update benchmarks/results/quant.json instead of replacing it"
+    )
     args = ap.parse_args()
     import platform
 
@@ -700,7 +764,9 @@ def main() -> None:
                 break
     except OSError:
         pass
-    r.update({"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cpu": f"{cpu}, {os.cpu_count()} cores"})
+    r.update(
+        {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cpu": f"{cpu}, {os.cpu_count()} cores"}
+    )
     r["load_start"] = load()
     parts = args.parts.split(",")
     for p in parts:

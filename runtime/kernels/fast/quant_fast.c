@@ -191,6 +191,21 @@ static void gemm_tile(void *ctx, size_t tile, int thread) {
         j->cfg->fn(mr, nr, (size_t)kp, j->arows + m * kp, p->w + n * kp, c, EMBER_Q8_PANEL_NR);
       for (size_t r = 0; r < mr; r++) {
         int64_t mm = m + (int64_t)r;
+        if (dyn) { /* a plain loop over the columns: the compiler vectorizes it (same operations, same order) */
+          const int32_t *cr = c + r * EMBER_Q8_PANEL_NR, *ws_n = wsum + n;
+          const float *wsc = ws + n;
+          float *yr = yf + mm * N + n, rs = j->rscale[mm];
+          int32_t k0 = off + j->rzp[mm];
+          for (size_t q = 0; q < nr; q++) {
+            float s = rs * wsc[q];
+            yr[q] = (float)(cr[q] - k0 * ws_n[q]) * s;
+          }
+          if (fbias)
+            for (size_t q = 0; q < nr; q++) yr[q] = yr[q] + fbias[n + (int64_t)q];
+          if (act)
+            for (size_t q = 0; q < nr; q++) yr[q] = ember_act(yr[q], act, alo, ahi);
+          continue;
+        }
         int64_t ybase = conv ? (mm / hw) * N * hw + mm % hw : mm * N; /* NCHW: pixel mm, channel 0 */
         int64_t ystep = conv ? hw : 1;
         for (size_t q = 0; q < nr; q++) {
