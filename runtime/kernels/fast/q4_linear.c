@@ -135,14 +135,15 @@ static void finish(const q4_job *j, const float *acc, int64_t lda, int64_t m0, i
   const float *xs = (const float *)(j->scratch + j->l.xs_off);
   int act = (int)ember_attr_i(a, EMBER_A_Q4LINEAR_ACT);
   float lo = rf_attr_float(a, EMBER_A_Q4LINEAR_ACT_MIN), hi = rf_attr_float(a, EMBER_A_Q4LINEAR_ACT_MAX);
-  for (int64_t r = 0; r < mr; r++) {
+  for (int64_t r = 0; r < mr; r++) { /* plain column loops: the compiler vectorizes them (same operations) */
     float s = xs[m0 + r];
     float *yr = (float *)a->out[0]->data + (m0 + r) * j->l.n + n0;
-    for (int64_t c = 0; c < nc; c++) {
-      float v = acc[r * lda + c] * s;
-      if (bias) v = v + bias[n0 + c];
-      yr[c] = ember_act(v, act, lo, hi);
-    }
+    const float *ar = acc + r * lda;
+    for (int64_t c = 0; c < nc; c++) yr[c] = ar[c] * s;
+    if (bias)
+      for (int64_t c = 0; c < nc; c++) yr[c] = yr[c] + bias[n0 + c];
+    if (act != EMBER_ACT_NONE)
+      for (int64_t c = 0; c < nc; c++) yr[c] = ember_act(yr[c], act, lo, hi);
   }
 }
 
