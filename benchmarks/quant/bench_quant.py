@@ -372,7 +372,11 @@ def part_minilm(runs: int) -> dict[str, Any]:
     names = [i.name for i in so_f.get_inputs()]
     feed = dict(zip(names, x))
     feed_q = dict(zip([i.name for i in so_q.get_inputs()], x))
-    em = {"ember_fp32": prog.load(threads=1), "ember_int8_dynamic": q8.load(threads=1)}
+    em = {
+        "ember_fp32": prog.load(threads=1),
+        "ember_int8_dynamic": q8.load(threads=1),
+        "ember_int4_weight": q4.load(threads=1),
+    }
     fns: dict[str, Callable[[], Any]] = {k: (lambda m=m: m(*x)) for k, m in em.items()}
     fns["ort_fp32"] = lambda: so_f.run(None, feed)
     fns["ort_int8_dynamic"] = lambda: so_q.run(None, feed_q)
@@ -380,7 +384,7 @@ def part_minilm(runs: int) -> dict[str, Any]:
     ref = em["ember_fp32"](*x)[0]
     cos = {
         "ember_int8_dynamic": cosine(ref, em["ember_int8_dynamic"](*x)[0]),
-        "ember_int4_weight": cosine(ref, q4.load(threads=1)(*x)[0]),
+        "ember_int4_weight": cosine(ref, em["ember_int4_weight"](*x)[0]),
         "ort_int8_dynamic": cosine(ref, so_q.run(None, feed_q)[0]),
     }
     sizes = {
