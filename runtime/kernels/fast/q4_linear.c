@@ -19,7 +19,7 @@
 #include "q4_gemm.h"
 #include "threadpool.h"
 
-#define EMBER_Q4_GEMM_MIN_M 16
+#define EMBER_Q4_GEMM_MIN_M 16 /* below, the GEMV kernel over L1-resident tiles wins (unpacking costs ~ 8 rows of work) */
 
 static int q4_applies(const ember_kargs *a) {
   if (a->op != EMBER_OP_Q4LINEAR || a->n_in < 3) return 0;
