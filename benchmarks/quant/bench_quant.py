@@ -253,7 +253,8 @@ def part_lm(steps: int = 400) -> dict[str, Any]:
     train, held = data[:split], data[split:]
     torch.manual_seed(0)
     seq, batch = 128, 16
-    model = LlamaDecoder(vocab=256, dim=128, layers=4, heads=4, hidden=344)
+    # SwiGLU 352 = 11 * 32: every linear has K a multiple of the group, so every layer is int4
+    model = LlamaDecoder(vocab=256, dim=128, layers=4, heads=4, hidden=352)
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.01)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=steps, pct_start=0.1)
     rng = np.random.default_rng(0)
@@ -297,7 +298,7 @@ def part_lm(steps: int = 400) -> dict[str, Any]:
         "source": f"docstrings of {len(files)} Python "
         f"{sys.version_info.major}.{sys.version_info.minor} stdlib modules "
         f"({sysconfig.get_paths()['stdlib']}), {len(data)} bytes; last 10% held out",
-        "model": "LlamaDecoder byte-level: vocab 256, dim 128, 4 layers, 4 heads, SwiGLU 344, seq 128",
+        "model": "LlamaDecoder byte-level: vocab 256, dim 128, 4 layers, 4 heads, SwiGLU 352, seq 128",
         "steps": steps,
         "batch": batch,
         "train_cpu_s": train_s,
@@ -309,6 +310,8 @@ def part_lm(steps: int = 400) -> dict[str, Any]:
         "ppl_ratio": ppl["int4-weight"] / ppl["fp32"],
         "file_fp32": len(prog.to_bytes()),
         "file_int4": len(q.to_bytes()),
+        "int4_nodes": sum(n.op in ("q4linear", "q4embedding") for n in q.graph.nodes),
+        "float_linears_left": sum(n.op in ("linear", "linear_packed") for n in q.graph.nodes),
         "load": load(),
     }
 
@@ -704,8 +707,8 @@ def markdown(r: dict[str, Any]) -> str:
             f"{m['ppl_int4']:.4f} "
             f"({100 * (m['ppl_ratio'] - 1):+.2f}%); PyTorch fp32 {m['ppl_torch']:.4f}. Files: fp32 "
             f"{m['file_fp32']} B, "
-            f"int4 {m['file_int4']} B ({m['file_int4'] / m['file_fp32']:.3f}x; small model: norms "
-            f"and scales weigh).",
+            f"int4 {m['file_int4']} B ({m['file_int4'] / m['file_fp32']:.3f}x); int4 nodes "
+            f"{m.get('int4_nodes')}, float linears left {m.get('float_linears_left')}.",
         ]
     if "minilm" in r:
         mm = r["minilm"]
