@@ -3,6 +3,7 @@
  * threads) against the reference kernels, bit for bit, on random shapes with sizes of 1, primes and
  * tails that do not fill a register. Prints "N passed, M failed". */
 #define _POSIX_C_SOURCE 200809L
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,6 +139,10 @@ static void compare_op(int32_t op, const ember_tensor **in, int n_in, ember_tens
   a.pool = pool;
   fk->eval(&a);
   check(memcmp(y_fast->data, y_ref->data, y_ref->nbytes) == 0, what);
+  if (getenv("EMBER_TEST_SHOW_DIFF") && y_ref->dtype == EMBER_DTYPE_F32 && memcmp(y_fast->data, y_ref->data, y_ref->nbytes))
+    for (int64_t i = 0, shown = 0; i < y_ref->numel && shown < 6; i++)
+      if (((float *)y_fast->data)[i] != ((float *)y_ref->data)[i])
+        printf("  [%lld] fast %g ref %g\n", (long long)i, ((float *)y_fast->data)[i], ((float *)y_ref->data)[i]), shown++;
   free(packed);
   free(scratch_mem);
   free(ref_scratch);
@@ -241,28 +246,76 @@ static void test_qconv(ember_pool *pool, const char *mode) {
   }
 }
 
+/* Every int4 GEMV microkernel against rule 7 computed directly from the packed nibbles (an independent
+ * oracle: nibbles decoded by ember_q4_get, weight sums recomputed, halves by ember_f16_to_f32), on
+ * random K (ragged 64-byte tails), 1..16 columns, 1..3 rows, extreme values (-128 activations, -8
+ * weights, zero points -128 and 127). */
 static void test_q4_kernels(void) {
   const ember_q4_config *cfgs[4];
   int nk = ember_q4_available(cfgs, 4);
   for (int c = 0; c < nk; c++) {
     int ok = 1;
-    for (int trial = 0; trial < 200 && ok; trial++) {
-      size_t gs = (size_t)32 << irand(0, 3), groups = (size_t)irand(1, 6), k = gs * groups;
-      int8_t *a = malloc(k), *ad = malloc(k);
-      uint8_t *w = malloc(k / 2);
-      for (size_t i = 0; i < k; i++) a[i] = trial % 5 == 0 ? -128 : i8rand();
-      for (size_t i = 0; i < k / 2; i++) w[i] = (uint8_t)(trial % 5 == 0 ? 0x88 : rnd());
-      ember_q4_deinterleave(a, k, ad);
-      int32_t got[8];
-      cfgs[c]->fn(groups, gs, ad, w, got);
-      for (size_t g = 0; g < groups; g++) {
-        int32_t s = 0;
-        for (size_t i = g * gs; i < (g + 1) * gs; i++) s += a[i] * ember_q4_get(w, (int64_t)i);
-        if (s != got[g]) ok = 0;
+    for (int trial = 0; trial < 300 && ok; trial++) {
+      int ext = trial % 5 == 0;
+      size_t gs = (size_t)32 << irand(0, 3), groups = (size_t)irand(1, 9), k = gs * groups, kb = k / 2;
+      size_t kbp = (kb + 63) / 64 * 64, nc = (size_t)irand(1, 16), mr = (size_t)irand(1, 3);
+      uint8_t *w = malloc(16 * kb);
+      for (size_t i = 0; i < 16 * kb; i++) w[i] = (uint8_t)(ext ? 0x88 : rnd());
+      uint16_t *st = calloc(groups * 16, 2);
+      int16_t *wt = calloc(groups * 16, 2);
+      for (size_t n = 0; n < nc; n++)
+        for (size_t g = 0; g < groups; g++) {
+          int32_t s = 0;
+          for (size_t i = g * gs; i < (g + 1) * gs; i++) s += ember_q4_get(w + n * kb, (int64_t)i);
+          wt[g * 16 + n] = (int16_t)s;
+          st[g * 16 + n] = (uint16_t)(0x1C00 + rnd() % 0x0C00);
+        }
+      int8_t *q[3], *ev[3], *od[3];
+      int32_t *q8[3];
+      ember_q4_rows rows;
+      for (size_t r = 0; r < 3; r++) {
+        q[r] = malloc(k);
+        ev[r] = aligned_alloc(64, kbp);
+        od[r] = aligned_alloc(64, kbp);
+        q8[r] = malloc(groups * 4);
+        for (size_t i = 0; i < k; i++) q[r][i] = ext ? -128 : i8rand();
+        memset(ev[r], 0, kbp);
+        memset(od[r], 0, kbp);
+        ember_q4_split(q[r], k, ev[r], od[r]);
+        for (size_t g = 0; g < groups; g++) {
+          int32_t s = 0;
+          for (size_t i = g * gs; i < (g + 1) * gs; i++) s += q[r][i];
+          q8[r][g] = 8 * s;
+        }
+        rows.ev[r] = ev[r];
+        rows.od[r] = od[r];
+        rows.q8sum[r] = q8[r];
+        rows.zp[r] = ext ? (r % 2 ? 127 : -128) : (int32_t)irand(-128, 127);
       }
-      free(a);
-      free(ad);
+      ember_q4_weights wd = {w, st, wt, 16, kb, groups, gs};
+      float got[3 * 16];
+      cfgs[c]->fn(&wd, 0, nc, &rows, mr, got);
+      for (size_t r = 0; r < mr; r++)
+        for (size_t n = 0; n < nc; n++) {
+          float f = 0.0f;
+          for (size_t g = 0; g < groups; g++) {
+            int32_t s = 0;
+            for (size_t i = g * gs; i < (g + 1) * gs; i++)
+              s += (q[r][i] - rows.zp[r]) * ember_q4_get(w + n * kb, (int64_t)i);
+            float p = (float)s * ember_f16_to_f32(st[g * 16 + n]);
+            f = f + p;
+          }
+          if (memcmp(&f, &got[r * 16 + n], 4) != 0) ok = 0;
+        }
+      for (size_t r = 0; r < 3; r++) {
+        free(q[r]);
+        free(ev[r]);
+        free(od[r]);
+        free(q8[r]);
+      }
       free(w);
+      free(st);
+      free(wt);
     }
     char what[96];
     snprintf(what, sizeof what, "q4 kernel %s", cfgs[c]->name);
@@ -271,9 +324,43 @@ static void test_q4_kernels(void) {
   }
 }
 
+/* The selected rule-5 row quantizer against ember_q_quantize_row, bit for bit: lengths 1..100 (tails),
+ * all-zero, all-negative and all-positive rows, -0.0, NaN and infinities. */
+static void test_quantize_rows(void) {
+  ember_q_quantize_fn fn = ember_q_quantize_select();
+  int ok = 1;
+  float x[100];
+  int8_t q1[100], q2[100];
+  for (int trial = 0; trial < 400 && ok; trial++) {
+    int64_t k = irand(1, 100);
+    for (int64_t i = 0; i < k; i++) {
+      float v = frand() * (float)(1 << irand(0, 10));
+      x[i] = trial % 4 == 1 ? -v * v : trial % 4 == 2 ? v * v : trial % 8 == 3 ? 0.0f : v;
+      if (trial % 8 == 7 && rnd() % 5 == 0) {
+        float spec[4] = {-0.0f, NAN, INFINITY, -INFINITY};
+        x[i] = spec[rnd() % 4];
+      }
+    }
+    float s1, s2;
+    int32_t z1, z2;
+    ember_q_quantize_row(x, k, q1, &s1, &z1);
+    fn(x, k, q2, &s2, &z2);
+    if (memcmp(&s1, &s2, 4) || z1 != z2 || memcmp(q1, q2, (size_t)k)) ok = 0;
+  }
+  check(ok, "quantize row");
+}
+
 static void test_q4linear(ember_pool *pool, const char *mode) {
-  for (int trial = 0; trial < 20; trial++) {
-    int64_t gs = (int64_t)32 << irand(0, 2), m = trial < 3 ? 1 : irand(1, 17), k = gs * irand(1, 5), n = irand(1, 70);
+  for (int trial = 0; trial < 24; trial++) {
+    /* decode rows (1..3) first, then prefill-like M; K with ragged 64-byte tails (1376 = 43 * 32, as the
+     * Llama FFN); N across several 16-column tiles with a ragged last one */
+    int64_t gs = (int64_t)32 << irand(0, 2), m = trial < 6 ? 1 + trial % 3 : irand(1, 70), k = gs * irand(1, 9);
+    int64_t n = irand(1, 70);
+    if (trial == 6) {
+      gs = 32;
+      k = 1376;
+      n = 37;
+    }
     int64_t g = k / gs, xd[2] = {m, k}, wd[2] = {n, k / 2}, sd[2] = {n, g}, vd[1] = {n}, yd[2] = {m, n};
     float *xv = malloc((size_t)(m * k) * 4), *bv = malloc((size_t)n * 4);
     for (int64_t i = 0; i < m * k; i++) xv[i] = frand() * 2.f + (trial % 3 == 1 ? 0.7f : 0.f);
@@ -309,6 +396,7 @@ static void test_q4linear(ember_pool *pool, const char *mode) {
 int main(void) {
   test_microkernels();
   test_q4_kernels();
+  test_quantize_rows();
   const char *modes[3][2] = {{"best", NULL}, {"avx2-cap", "EMBER_MAX_ISA"}, {"scalar", "EMBER_FORCE_SCALAR"}};
   for (int md = 0; md < 3; md++) {
     if (modes[md][1]) setenv(modes[md][1], md == 1 ? "avx2" : "1", 1);

@@ -133,7 +133,15 @@ def _q4(n: int, k: int, gs: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 @pytest.mark.parametrize(
-    "m,k,n,gs,bias", [(1, 32, 1, 32, False), (3, 64, 5, 16, True), (4, 256, 33, 64, True)]
+    "m,k,n,gs,bias",
+    [
+        (1, 32, 1, 32, False),
+        (3, 64, 5, 16, True),
+        (4, 256, 33, 64, True),
+        (2, 1376, 19, 32, True),  # decode GEMV: a ragged 64-byte tail, a ragged 16-column tile
+        (20, 1376, 37, 32, False),  # prefill GEMM (AVX-512 VNNI) where present, ragged 32-column tile
+        (64, 512, 70, 128, True),
+    ],
 )
 def test_q4linear(m: int, k: int, n: int, gs: int, bias: bool) -> None:
     w, sc = _q4(n, k, gs)
@@ -273,3 +281,27 @@ def test_qadd() -> None:
         np.round((a.astype(np.float64) + 3) * 0.61 + (b.astype(np.float64) - 9) * 1.7) - 2, -2, 120
     )
     assert np.abs(y - ideal).max() <= 1
+
+
+@pytest.mark.parametrize("scheme", ["int8-dynamic", "int4-weight"])
+def test_gelu_epilogue_runs_as_its_own_op(scheme: str) -> None:
+    """A linear + GELU becomes the quantized linear followed by the fp32 gelu op (vectorized), and the
+    result still tracks fp32."""
+    import torch
+
+    import ember
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(64, 256), torch.nn.GELU(), torch.nn.Linear(256, 32)).eval()
+    x = torch.randn(5, 64)
+    prog = ember.export(model, (x,))
+    q = ember.quantize(prog, scheme=scheme)
+    ops = [n.op for n in q.graph.nodes]
+    qop = "dqlinear" if scheme == "int8-dynamic" else "q4linear"
+    assert ops.count(qop) == 2 and "gelu" in ops, ops
+    first = next(n for n in q.graph.nodes if n.op == qop)
+    assert first.attrs.get("act", 0) == Act.NONE
+    want = model(x).detach().numpy().astype(np.float64)
+    (got,) = q.load()(x.numpy())
+    cos = float((want.ravel() @ got.ravel()) / (np.linalg.norm(want) * np.linalg.norm(got)))
+    assert cos > (0.999 if scheme == "int8-dynamic" else 0.99)

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 #include "../ref/quant_util.h"
+#include "q4_gemm.h"
 #include "q8_gemm.h"
 #include "threadpool.h"
 
@@ -89,6 +90,7 @@ typedef struct q8_job {
   int8_t *arows;
   float *rscale;
   int32_t *rzp;
+  ember_q_quantize_fn quantize;
   int64_t m, rows_per_tile, tiles_n;
 } q8_job;
 
@@ -122,7 +124,7 @@ static void fill_rows(void *ctx, size_t tile, int thread) {
     if (a->op == EMBER_OP_QLINEAR) {
       memcpy(dst, (const int8_t *)a->in[0]->data + r * k, (size_t)k);
     } else if (a->op == EMBER_OP_DQLINEAR) {
-      ember_q_quantize_row((const float *)a->in[0]->data + r * k, k, dst, &j->rscale[r], &j->rzp[r]);
+      j->quantize((const float *)a->in[0]->data + r * k, k, dst, &j->rscale[r], &j->rzp[r]);
     } else { /* im2col: row = output pixel (n, oy, ox), column = (c, ky, kx) as in the weight */
       const ember_tensor *xt = a->in[0], *wt = a->in[1], *yt = a->out[0];
       const int8_t *x = xt->data;
@@ -189,6 +191,21 @@ static void gemm_tile(void *ctx, size_t tile, int thread) {
         j->cfg->fn(mr, nr, (size_t)kp, j->arows + m * kp, p->w + n * kp, c, EMBER_Q8_PANEL_NR);
       for (size_t r = 0; r < mr; r++) {
         int64_t mm = m + (int64_t)r;
+        if (dyn) { /* a plain loop over the columns: the compiler vectorizes it (same operations, same order) */
+          const int32_t *cr = c + r * EMBER_Q8_PANEL_NR, *ws_n = wsum + n;
+          const float *wsc = ws + n;
+          float *yr = yf + mm * N + n, rs = j->rscale[mm];
+          int32_t k0 = off + j->rzp[mm];
+          for (size_t q = 0; q < nr; q++) {
+            float s = rs * wsc[q];
+            yr[q] = (float)(cr[q] - k0 * ws_n[q]) * s;
+          }
+          if (fbias)
+            for (size_t q = 0; q < nr; q++) yr[q] = yr[q] + fbias[n + (int64_t)q];
+          if (act)
+            for (size_t q = 0; q < nr; q++) yr[q] = ember_act(yr[q], act, alo, ahi);
+          continue;
+        }
         int64_t ybase = conv ? (mm / hw) * N * hw + mm % hw : mm * N; /* NCHW: pixel mm, channel 0 */
         int64_t ystep = conv ? hw : 1;
         for (size_t q = 0; q < nr; q++) {
@@ -228,6 +245,7 @@ static ember_status q8_eval(const ember_kargs *a) {
   j.arows = a->scratch;
   j.rscale = (float *)((unsigned char *)a->scratch + j.m * j.p->kp);
   j.rzp = (int32_t *)(j.rscale + j.m);
+  j.quantize = ember_q_quantize_select();
   if (j.m == 0 || j.p->n == 0) return EMBER_OK;
   int threads = a->pool ? ember_pool_threads(a->pool) : 1;
   j.rows_per_tile = (j.m + 4 * threads - 1) / (4 * threads);
