@@ -10,28 +10,45 @@
 #include "internal.h"
 #include "q8_dwnhwc.h"
 
-static _Atomic(ember_q8dw_row_fn) g_row;
+enum { Q8_SCALAR = 1, Q8_AVX2, Q8_AVX512 };
+static _Atomic int g_isa;
 
-static ember_q8dw_row_fn row_select_uncached(void) {
+static int isa_uncached(void) {
   const char *force = getenv("EMBER_FORCE_SCALAR");
-  if (force && force[0] == '1') return ember_q8_dwnhwc_row_scalar;
+  if (force && force[0] == '1') return Q8_SCALAR;
 #if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
   const char *cap = getenv("EMBER_MAX_ISA");
   __builtin_cpu_init();
   if (!(cap && strcmp(cap, "avx2") == 0) && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw"))
-    return ember_q8_dwnhwc_row_avx512;
-  if (__builtin_cpu_supports("avx2")) return ember_q8_dwnhwc_row_avx2;
+    return Q8_AVX512;
+  if (__builtin_cpu_supports("avx2")) return Q8_AVX2;
 #endif
-  return ember_q8_dwnhwc_row_scalar; /* AArch64: compiled with NEON by default */
+  return Q8_SCALAR; /* AArch64: the portable code, compiled with NEON by default */
+}
+
+static int isa(void) {
+  int v = atomic_load_explicit(&g_isa, memory_order_relaxed);
+  if (!v) {
+    v = isa_uncached();
+    atomic_store_explicit(&g_isa, v, memory_order_relaxed);
+  }
+  return v;
 }
 
 static ember_q8dw_row_fn row_select(void) {
-  ember_q8dw_row_fn f = atomic_load_explicit(&g_row, memory_order_relaxed);
-  if (!f) {
-    f = row_select_uncached();
-    atomic_store_explicit(&g_row, f, memory_order_relaxed);
-  }
-  return f;
+#if defined(__x86_64__) || defined(__i386__)
+  if (isa() == Q8_AVX512) return ember_q8_dwnhwc_row_avx512;
+  if (isa() == Q8_AVX2) return ember_q8_dwnhwc_row_avx2;
+#endif
+  return ember_q8_dwnhwc_row_scalar;
+}
+
+ember_q8_epilogue_fn ember_q8_epilogue_select(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  if (isa() == Q8_AVX512) return ember_q8_dwnhwc_epilogue_avx512;
+  if (isa() == Q8_AVX2) return ember_q8_dwnhwc_epilogue_avx2;
+#endif
+  return ember_q8_dwnhwc_epilogue_scalar;
 }
 
 static int qdw_applies(const ember_kargs *a) {

@@ -18,10 +18,18 @@ typedef struct ember_q8dw_args {
 
 /* output row oy into y (ow x C int8); acc: C int32 of scratch */
 typedef void (*ember_q8dw_row_fn)(const ember_q8dw_args *a, size_t oy, int8_t *y, int32_t *acc);
-#define EMBER_DECLARE_Q8DW(isa) void ember_q8_dwnhwc_row_##isa(const ember_q8dw_args *a, size_t oy, int8_t *y, int32_t *acc);
+/* qlinear's epilogue for one row of n columns: y = requant((bias + c) - k); tmp: n int32 */
+typedef void (*ember_q8_epilogue_fn)(size_t n, const int32_t *c, const int32_t *bias, const int32_t *k,
+                                     const float *scale, int32_t zp, int32_t lo, int32_t hi, int8_t *y, int32_t *tmp);
+#define EMBER_DECLARE_Q8DW(isa)                                                                                  \
+  void ember_q8_dwnhwc_row_##isa(const ember_q8dw_args *a, size_t oy, int8_t *y, int32_t *acc);                 \
+  void ember_q8_dwnhwc_epilogue_##isa(size_t n, const int32_t *c, const int32_t *bias, const int32_t *k,         \
+                                      const float *scale, int32_t zp, int32_t lo, int32_t hi, int8_t *y, int32_t *tmp);
 EMBER_DECLARE_Q8DW(scalar)
 #if defined(__x86_64__) || defined(__i386__)
 EMBER_DECLARE_Q8DW(avx2)
 EMBER_DECLARE_Q8DW(avx512)
 #endif
+/* the widest of the above this CPU runs (EMBER_FORCE_SCALAR / EMBER_MAX_ISA honoured), chosen once */
+ember_q8_epilogue_fn ember_q8_epilogue_select(void);
 #endif

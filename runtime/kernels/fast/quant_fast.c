@@ -10,6 +10,7 @@
 
 #include "../ref/quant_util.h"
 #include "q4_gemm.h"
+#include "q8_dwnhwc.h"
 #include "q8_gemm.h"
 #include "threadpool.h"
 
@@ -78,8 +79,9 @@ static ember_status q8_prepare(const ember_kargs *a, void **packed, uint64_t *pa
   *packed = mem;
   *packed_bytes = total;
   int64_t m = a_rows(a);
-  /* the A rows of all M (shared, in thread 0's slot) plus the row scales and zero points */
-  *scratch_per_thread = (uint64_t)(m * kp + 8 * m + 64);
+  /* the A rows of all M (shared, in thread 0's slot) plus the row scales and zero points, then the
+   * qlinear epilogue's two int32 terms per column */
+  *scratch_per_thread = (uint64_t)(m * kp + 8 * m + 64 + 8 * n);
   return EMBER_OK;
 }
 
@@ -92,6 +94,8 @@ typedef struct q8_job {
   int32_t *rzp;
   ember_q_quantize_fn quantize;
   int64_t m, rows_per_tile, tiles_n;
+  int32_t *qbias, *qk; /* qlinear: per column, made once per run in scratch */
+  ember_q8_epilogue_fn epilogue;
 } q8_job;
 
 /* phase 1: A rows [tile * rows_per_tile, ...) */
@@ -180,6 +184,9 @@ static void gemm_tile(void *ctx, size_t tile, int thread) {
   int8_t *yq = a->out[0]->data;
   int64_t hw = conv ? a->out[0]->dims[2] * a->out[0]->dims[3] : 1;
   int panel = j->cfg->panel != NULL;
+  /* qlinear epilogue terms per column: the clamped bias and (a_offset + x_zp) * sum of the weights */
+  int32_t qacc[EMBER_Q8_PANEL_NR > EMBER_Q8_NR ? EMBER_Q8_PANEL_NR : EMBER_Q8_NR];
+  const int32_t *qbias = j->qbias, *qk = j->qk;
   int64_t bm = panel ? EMBER_Q8_PANEL_MR : EMBER_Q8_MR, bn = panel ? EMBER_Q8_PANEL_NR : EMBER_Q8_NR;
   for (int64_t m = m0; m < m1; m += bm) {
     size_t mr = (size_t)(m1 - m < bm ? m1 - m : bm);
@@ -206,7 +213,12 @@ static void gemm_tile(void *ctx, size_t tile, int thread) {
             for (size_t q = 0; q < nr; q++) yr[q] = ember_act(yr[q], act, alo, ahi);
           continue;
         }
-        int64_t ybase = conv ? (mm / hw) * N * hw + mm % hw : mm * N; /* NCHW: pixel mm, channel 0 */
+        if (!conv) { /* qlinear: the row is contiguous; the per-ISA epilogue (kernels/fast/q8_dwnhwc.inc) does
+                      * the same integer and float operations in the same order as ember_q_requant */
+          j->epilogue(nr, c + r * EMBER_Q8_PANEL_NR, qbias + n, qk + n, scale + n, yzp, lo, hi, yq + mm * N + n, qacc);
+          continue;
+        }
+        int64_t ybase = (mm / hw) * N * hw + mm % hw; /* NCHW: pixel mm, channel 0 */
         int64_t ystep = conv ? hw : 1;
         for (size_t q = 0; q < nr; q++) {
           int64_t nn = n + (int64_t)q;
@@ -250,6 +262,18 @@ static ember_status q8_eval(const ember_kargs *a) {
   int threads = a->pool ? ember_pool_threads(a->pool) : 1;
   j.rows_per_tile = (j.m + 4 * threads - 1) / (4 * threads);
   if (j.rows_per_tile < 1) j.rows_per_tile = 1;
+  j.qbias = j.qk = NULL;
+  j.epilogue = ember_q8_epilogue_select();
+  if (a->op == EMBER_OP_QLINEAR) {
+    j.qbias = (int32_t *)(void *)(j.rzp + j.m);
+    j.qk = j.qbias + j.p->n;
+    const int32_t *b = a->in[2]->data;
+    int32_t k0 = j.cfg->a_offset + (int32_t)ember_attr_i(a, EMBER_A_QLINEAR_X_ZP);
+    for (int64_t nn = 0; nn < j.p->n; nn++) {
+      j.qbias[nn] = ember_q_bias(b[nn]);
+      j.qk[nn] = k0 * j.p->wsum[nn];
+    }
+  }
   run(a->pool, (size_t)((j.m + j.rows_per_tile - 1) / j.rows_per_tile), fill_rows, &j);
   j.tiles_n = (j.p->n + TILE_N - 1) / TILE_N;
   run(a->pool, (size_t)(((j.m + TILE_M - 1) / TILE_M) * j.tiles_n), gemm_tile, &j);
