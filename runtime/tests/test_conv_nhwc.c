@@ -172,13 +172,16 @@ static void test_qdwconv_nhwc(ember_pool *pool) {
       ember_q8dw_args a = {xv, wv, bc, sv, (size_t)h, (size_t)w, (size_t)c, (size_t)kh, (size_t)kw, (size_t)sh,
                            (size_t)sw, (size_t)ph, (size_t)pw, (size_t)dh, (size_t)dw, (size_t)ow,
                            (int32_t)xzp, (int32_t)yzp, (int32_t)qmin, 127};
-      ember_q8dw_row_fn fns[3] = {ember_q8_dwnhwc_row_scalar, NULL, NULL};
-      const char *names[3] = {"scalar", "avx2", "avx512"};
+      ember_q8dw_row_fn fns[4] = {ember_q8_dwnhwc_row_scalar, NULL, NULL, NULL};
+      const char *names[4] = {"scalar", "avx2", "avx512", "avx512 16-channel blocks"};
 #if defined(__x86_64__) || defined(__i386__)
       if (__builtin_cpu_supports("avx2")) fns[1] = ember_q8_dwnhwc_row_avx2;
-      if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")) fns[2] = ember_q8_dwnhwc_row_avx512;
+      if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")) {
+        fns[2] = ember_q8_dwnhwc_row_avx512;
+        if (c % 16 == 0) fns[3] = ember_q8_dwnhwc_row16_avx512;
+      }
 #endif
-      for (int k = 0; k < 3; k++) {
+      for (int k = 0; k < 4; k++) {
         if (!fns[k]) continue;
         memset(yf, 0, (size_t)(n * oh * ow * c));
         for (int64_t img = 0; img < n; img++) {
@@ -196,6 +199,46 @@ static void test_qdwconv_nhwc(ember_pool *pool) {
     free(wv);
     free(bv);
     free(sv);
+    free(yr);
+    free(yf);
+  }
+}
+
+/* quantize and qadd: fast == reference bit for bit, incl. NaN, infinities, ties and saturation */
+static void test_q8_elementwise(ember_pool *pool) {
+  for (int trial = 0; trial < 20; trial++) {
+    int64_t n = trial < 4 ? (int64_t)irand(1, 40) : (int64_t)irand(1000, 70000), d[1] = {n};
+    float *x = malloc((size_t)n * 4);
+    int8_t *a = malloc((size_t)n), *b = malloc((size_t)n), *yr = calloc((size_t)n, 1), *yf = calloc((size_t)n, 1);
+    for (int64_t i = 0; i < n; i++) {
+      x[i] = frand() * 300.f;
+      if (i % 97 == 0) x[i] = (float)(int)(frand() * 100.f) + 0.5f; /* ties: rint to even */
+      a[i] = (int8_t)(int)irand(0, 255);
+      b[i] = (int8_t)(int)irand(0, 255);
+    }
+    x[0] = NAN;
+    if (n > 2) x[1] = INFINITY, x[2] = -INFINITY;
+    double s = 0.37 + 0.01 * trial, am = 0.7, bm = 1.3;
+    int64_t qattr[2], aattr[7];
+    memcpy(&qattr[0], &s, 8);
+    qattr[1] = trial % 5 - 2;
+    ember_tensor xt = qtensor(1, d, EMBER_DTYPE_F32, 0, x), y1 = qtensor(1, d, EMBER_DTYPE_I8, 0, yr);
+    ember_tensor y2 = qtensor(1, d, EMBER_DTYPE_I8, 0, yf);
+    const ember_tensor *qin[1] = {&xt};
+    char what[96];
+    snprintf(what, sizeof what, "quantize n=%lld threads=%d", (long long)n, ember_pool_threads(pool));
+    compare_op_tol(EMBER_OP_QUANTIZE, qin, 1, &y1, &y2, qattr, 2, pool, what, -1.0);
+    aattr[0] = 3, aattr[1] = -4, aattr[2] = 1;
+    memcpy(&aattr[3], &am, 8);
+    memcpy(&aattr[4], &bm, 8);
+    aattr[5] = trial % 2 ? -128 : 1, aattr[6] = 127;
+    ember_tensor at = qtensor(1, d, EMBER_DTYPE_I8, 0, a), bt = qtensor(1, d, EMBER_DTYPE_I8, 0, b);
+    const ember_tensor *ain[2] = {&at, &bt};
+    snprintf(what, sizeof what, "qadd n=%lld threads=%d", (long long)n, ember_pool_threads(pool));
+    compare_op_tol(EMBER_OP_QADD, ain, 2, &y1, &y2, aattr, 7, pool, what, -1.0);
+    free(x);
+    free(a);
+    free(b);
     free(yr);
     free(yf);
   }
@@ -338,6 +381,7 @@ int main(void) {
     test_winograd(pool);
     test_pwdw(pool);
     test_qdwconv_nhwc(pool);
+    test_q8_elementwise(pool);
     test_dwconv2d_nhwc(pool);
     test_maxpool_nhwc(pool);
     test_transpose(pool);

@@ -35,6 +35,8 @@ static int isa(void) {
   return v;
 }
 
+int ember_q8_isa(void) { return isa(); }
+
 static ember_q8dw_row_fn row_select(void) {
 #if defined(__x86_64__) || defined(__i386__)
   if (isa() == Q8_AVX512) return ember_q8_dwnhwc_row_avx512;
@@ -125,6 +127,9 @@ static ember_status qdw_eval(const ember_kargs *a) {
   size_t threads = (size_t)ember_pool_threads(a->pool), tiles = 4 * (threads > 0 ? threads : 1);
   j.rows_per_tile = (j.rows + tiles - 1) / tiles;
   j.row = row_select();
+#if defined(__x86_64__) || defined(__i386__)
+  if (isa() == Q8_AVX512 && d->c % 16 == 0) j.row = ember_q8_dwnhwc_row16_avx512;
+#endif
   ember_pool_run(a->pool, (j.rows + j.rows_per_tile - 1) / j.rows_per_tile, qdw_tile, &j);
   return EMBER_OK;
 }

@@ -24,11 +24,20 @@ typedef void (*ember_q8_epilogue_fn)(size_t n, const int32_t *c, const int32_t *
 #define EMBER_DECLARE_Q8DW(isa)                                                                                  \
   void ember_q8_dwnhwc_row_##isa(const ember_q8dw_args *a, size_t oy, int8_t *y, int32_t *acc);                 \
   void ember_q8_dwnhwc_epilogue_##isa(size_t n, const int32_t *c, const int32_t *bias, const int32_t *k,         \
-                                      const float *scale, int32_t zp, int32_t lo, int32_t hi, int8_t *y, int32_t *tmp);
+                                      const float *scale, int32_t zp, int32_t lo, int32_t hi, int8_t *y, int32_t *tmp); \
+  void ember_q8_dwnhwc_quantize_##isa(size_t n, const float *x, float s, int32_t zp, int8_t *y);                 \
+  void ember_q8_dwnhwc_qadd_##isa(size_t n, const int8_t *a, const int8_t *b, int32_t az, int32_t bz, float am,  \
+                                  float bm, int32_t yz, int32_t lo, int32_t hi, int8_t *o);
 EMBER_DECLARE_Q8DW(scalar)
 #if defined(__x86_64__) || defined(__i386__)
 EMBER_DECLARE_Q8DW(avx2)
 EMBER_DECLARE_Q8DW(avx512)
+/* C % 16 == 0: channels in registers across all taps (intrinsics), same bytes as the others */
+void ember_q8_dwnhwc_row16_avx512(const ember_q8dw_args *a, size_t oy, int8_t *y, int32_t *unused);
+/* qlinear's epilogue over a whole microkernel tile (nr <= 32), bit-identical to the row epilogue */
+void ember_q8_epilogue_tile_avx512(size_t mr, size_t nr, const int32_t *c, size_t ldc, const int32_t *bias,
+                                   const int32_t *k, const float *scale, int32_t zp, int32_t lo, int32_t hi,
+                                   int8_t *y, size_t ldy);
 #endif
 /* the widest of the above this CPU runs (EMBER_FORCE_SCALAR / EMBER_MAX_ISA honoured), chosen once */
 ember_q8_epilogue_fn ember_q8_epilogue_select(void);

@@ -96,6 +96,7 @@ typedef struct q8_job {
   int64_t m, rows_per_tile, tiles_n;
   int32_t *qbias, *qk; /* qlinear: per column, made once per run in scratch */
   ember_q8_epilogue_fn epilogue;
+  int tile_epilogue; /* qlinear on AVX-512: ember_q8_epilogue_tile_avx512 */
 } q8_job;
 
 /* phase 1: A rows [tile * rows_per_tile, ...) */
@@ -196,6 +197,13 @@ static void gemm_tile(void *ctx, size_t tile, int thread) {
         j->cfg->panel(mr, (size_t)kp, (const uint8_t *)(j->arows + m * kp), p->w + n * kp, c, EMBER_Q8_PANEL_NR);
       else
         j->cfg->fn(mr, nr, (size_t)kp, j->arows + m * kp, p->w + n * kp, c, EMBER_Q8_PANEL_NR);
+#if defined(__x86_64__) || defined(__i386__)
+      if (j->tile_epilogue && nr <= 32) { /* qlinear, AVX-512: the whole tile in one call */
+        ember_q8_epilogue_tile_avx512(mr, nr, c, EMBER_Q8_PANEL_NR, qbias + n, qk + n, scale + n, yzp, lo, hi,
+                                      yq + m * N + n, (size_t)N);
+        continue;
+      }
+#endif
       for (size_t r = 0; r < mr; r++) {
         int64_t mm = m + (int64_t)r;
         if (dyn) { /* a plain loop over the columns: the compiler vectorizes it (same operations, same order) */
@@ -264,6 +272,7 @@ static ember_status q8_eval(const ember_kargs *a) {
   if (j.rows_per_tile < 1) j.rows_per_tile = 1;
   j.qbias = j.qk = NULL;
   j.epilogue = ember_q8_epilogue_select();
+  j.tile_epilogue = 0;
   if (a->op == EMBER_OP_QLINEAR) {
     j.qbias = (int32_t *)(void *)(j.rzp + j.m);
     j.qk = j.qbias + j.p->n;
@@ -273,6 +282,9 @@ static ember_status q8_eval(const ember_kargs *a) {
       j.qbias[nn] = ember_q_bias(b[nn]);
       j.qk[nn] = k0 * j.p->wsum[nn];
     }
+#if defined(__x86_64__) || defined(__i386__)
+    j.tile_epilogue = j.epilogue == ember_q8_dwnhwc_epilogue_avx512;
+#endif
   }
   run(a->pool, (size_t)((j.m + j.rows_per_tile - 1) / j.rows_per_tile), fill_rows, &j);
   j.tiles_n = (j.p->n + TILE_N - 1) / TILE_N;
@@ -387,12 +399,16 @@ extern const ember_fast_kernel ember_q4_linear_kernel; /* q4_linear.c */
 static const ember_fast_kernel kQ8 = {"q8_gemm", q8_applies, q8_prepare, q8_eval};
 
 /* Called from ember_fast_kernel_select (kernels/fast/f32_linear.c) for the quantized ops. */
+extern const ember_fast_kernel ember_fast_q8_quantize, ember_fast_q8_qadd; /* q8_elementwise.c */
+
 const ember_fast_kernel *ember_quant_fast_kernel_select(const ember_kargs *a) {
   switch (a->op) {
     case EMBER_OP_QLINEAR:
     case EMBER_OP_DQLINEAR:
     case EMBER_OP_QCONV2D: return dw_applies(a) ? &kQ8Dw : q8_applies(a) ? &kQ8 : NULL;
     case EMBER_OP_Q4LINEAR: return ember_q4_linear_kernel.applies(a) ? &ember_q4_linear_kernel : NULL;
+    case EMBER_OP_QUANTIZE: return ember_fast_q8_quantize.applies(a) ? &ember_fast_q8_quantize : NULL;
+    case EMBER_OP_QADD: return ember_fast_q8_qadd.applies(a) ? &ember_fast_q8_qadd : NULL;
     default: return NULL;
   }
 }
