@@ -22,6 +22,7 @@ static const ember_kernel kTable[EMBER_OP_ID_LIMIT] = {
     K(CONV2D_WINOGRAD, conv2d_winograd, F32),
     K(PWDW_NHWC, pwdw_nhwc, F32),
     K(QDWCONV2D_NHWC, qdwconv2d_nhwc, I8),
+    K(QCONV2D_NHWC, qconv2d_nhwc, I8),
     K(MATMUL, matmul, F32),
     K(ADD, binary, F32 | I32 | I64),
     K(SUB, binary, F32 | I32 | I64),

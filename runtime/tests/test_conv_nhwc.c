@@ -204,6 +204,47 @@ static void test_qdwconv_nhwc(ember_pool *pool) {
   }
 }
 
+/* int8 dense NHWC convolution (gathered onto the int8 GEMM): fast == reference bit for bit */
+static void test_qconv_nhwc(ember_pool *pool) {
+  for (int trial = 0; trial < 40; trial++) {
+    int64_t n = (int64_t)irand(1, 2), c = trial % 4 == 0 ? 3 : (int64_t)irand(1, 40), o = (int64_t)irand(1, 70);
+    int64_t kh = (int64_t)irand(1, 4), kw = (int64_t)irand(1, 4), sh = (int64_t)irand(1, 2), sw = (int64_t)irand(1, 2);
+    int64_t dh = trial % 5 ? 1 : 2, dw = trial % 7 ? 1 : 2, ph = (int64_t)irand(0, 2), pw = (int64_t)irand(0, 2);
+    int64_t h = (int64_t)irand(1, 12) + dh * (kh - 1), w = (int64_t)irand(1, 15) + dw * (kw - 1);
+    int64_t oh = conv_out(h, kh, sh, ph, dh), ow = conv_out(w, kw, sw, pw, dw);
+    int64_t xd[4] = {n, h, w, c}, wd[4] = {o, kh, kw, c}, od[1] = {o}, yd[4] = {n, oh, ow, o};
+    int8_t *xv = malloc((size_t)(n * h * w * c)), *wv = malloc((size_t)(o * kh * kw * c));
+    int32_t *bv = malloc((size_t)o * 4);
+    float *sv = malloc((size_t)o * 4);
+    for (int64_t i = 0; i < n * h * w * c; i++) xv[i] = (int8_t)(int)irand(0, 255);
+    for (int64_t i = 0; i < o * kh * kw * c; i++) wv[i] = (int8_t)((int)irand(0, 254) - 127);
+    for (int64_t i = 0; i < o; i++) {
+      bv[i] = (int32_t)irand(0, 40000) - 20000;
+      sv[i] = (float)irand(1, 1000) * 1e-6f;
+    }
+    int8_t *yr = calloc((size_t)(n * oh * ow * o), 1), *yf = calloc((size_t)(n * oh * ow * o), 1);
+    ember_tensor x = qtensor(4, xd, EMBER_DTYPE_I8, EMBER_STORAGE_ARENA, xv);
+    ember_tensor wt = qtensor(4, wd, EMBER_DTYPE_I8, EMBER_STORAGE_CONST, wv);
+    ember_tensor b = qtensor(1, od, EMBER_DTYPE_I32, EMBER_STORAGE_CONST, bv);
+    ember_tensor s = qtensor(1, od, EMBER_DTYPE_F32, EMBER_STORAGE_CONST, sv);
+    ember_tensor y1 = qtensor(4, yd, EMBER_DTYPE_I8, 0, yr), y2 = qtensor(4, yd, EMBER_DTYPE_I8, 0, yf);
+    const ember_tensor *in[4] = {&x, &wt, &b, &s};
+    int64_t attr[10] = {sh, sw, ph, pw, dh, dw, (int64_t)irand(0, 40) - 20, (int64_t)irand(0, 40) - 20, -128, 127};
+    char what[200];
+    snprintf(what, sizeof what, "qconv2d_nhwc n=%lld %lldx%lldx%lld o=%lld k=%lldx%lld s=%lld,%lld d=%lld,%lld p=%lld,%lld threads=%d",
+             (long long)n, (long long)h, (long long)w, (long long)c, (long long)o, (long long)kh, (long long)kw,
+             (long long)sh, (long long)sw, (long long)dh, (long long)dw, (long long)ph, (long long)pw,
+             ember_pool_threads(pool));
+    compare_op_tol(EMBER_OP_QCONV2D_NHWC, in, 4, &y1, &y2, attr, 10, pool, what, -1.0);
+    free(xv);
+    free(wv);
+    free(bv);
+    free(sv);
+    free(yr);
+    free(yf);
+  }
+}
+
 /* quantize and qadd: fast == reference bit for bit, incl. NaN, infinities, ties and saturation */
 static void test_q8_elementwise(ember_pool *pool) {
   for (int trial = 0; trial < 20; trial++) {
@@ -382,6 +423,7 @@ int main(void) {
     test_pwdw(pool);
     test_qdwconv_nhwc(pool);
     test_q8_elementwise(pool);
+    test_qconv_nhwc(pool);
     test_dwconv2d_nhwc(pool);
     test_maxpool_nhwc(pool);
     test_transpose(pool);

@@ -232,7 +232,8 @@ def test_int8_convolutions_run_nhwc_bit_exact() -> None:
     prog = ember.export(m, (x,))
     q = ember.quantize(prog, calibration=calib, scheme="int8")
     ops = q.graph.op_counts()
-    assert ops["qdwconv2d_nhwc"] == 1 and ops["qlinear"] == 2 and ops["qconv2d"] == 1  # the stem stays NCHW
+    assert ops["qdwconv2d_nhwc"] == 1 and ops["qlinear"] == 2 and ops["qconv2d_nhwc"] == 1  # the 3x3 stem too
+    assert "qconv2d" not in ops and ops["permute"] == 2  # the float input and the float output
     to_nhwc = layout.to_channels_last
     try:
         layout.to_channels_last = lambda g, winograd=True: g  # type: ignore[assignment]

@@ -28,7 +28,8 @@ typedef struct q8_packed {
 
 static int64_t gemm_k(const ember_kargs *a) {
   const ember_tensor *w = a->in[1];
-  return a->op == EMBER_OP_QCONV2D ? w->dims[1] * w->dims[2] * w->dims[3] : w->dims[1];
+  return a->op == EMBER_OP_QCONV2D || a->op == EMBER_OP_QCONV2D_NHWC ? w->dims[1] * w->dims[2] * w->dims[3]
+                                                                     : w->dims[1];
 }
 
 static int q8_applies(const ember_kargs *a) {
@@ -42,6 +43,7 @@ static int q8_applies(const ember_kargs *a) {
 static int64_t a_rows(const ember_kargs *a) {
   const ember_tensor *x = a->in[0], *y = a->out[0];
   if (a->op == EMBER_OP_QCONV2D) return y->dims[0] * y->dims[2] * y->dims[3];
+  if (a->op == EMBER_OP_QCONV2D_NHWC) return y->dims[0] * y->dims[1] * y->dims[2];
   return rf_prod(x, 0, x->rank - 1);
 }
 
@@ -126,7 +128,25 @@ static void fill_rows(void *ctx, size_t tile, int thread) {
   }
   for (int64_t r = r0; r < r1; r++) {
     int8_t *dst = j->arows + r * kp;
-    if (a->op == EMBER_OP_QLINEAR) {
+    if (a->op == EMBER_OP_QCONV2D_NHWC) { /* row = output pixel, columns (ky, kx, c): runs of C bytes */
+      const ember_tensor *xt = a->in[0], *wt = a->in[1], *yt = a->out[0];
+      const int8_t *x = xt->data;
+      int64_t H = xt->dims[1], W = xt->dims[2], C = xt->dims[3], KH = wt->dims[1], KW = wt->dims[2];
+      int64_t OH = yt->dims[1], OW = yt->dims[2];
+      int64_t sh = ember_attr_i(a, EMBER_A_QCONV2D_NHWC_STRIDE_H), sw = ember_attr_i(a, EMBER_A_QCONV2D_NHWC_STRIDE_W);
+      int64_t ph = ember_attr_i(a, EMBER_A_QCONV2D_NHWC_PAD_H), pw = ember_attr_i(a, EMBER_A_QCONV2D_NHWC_PAD_W);
+      int64_t dh = ember_attr_i(a, EMBER_A_QCONV2D_NHWC_DIL_H), dw = ember_attr_i(a, EMBER_A_QCONV2D_NHWC_DIL_W);
+      int8_t zp = (int8_t)ember_attr_i(a, EMBER_A_QCONV2D_NHWC_X_ZP);
+      int64_t n = r / (OH * OW), oy = (r / OW) % OH, ox = r % OW, i = 0;
+      for (int64_t ky = 0; ky < KH; ky++) {
+        int64_t iy = oy * sh - ph + ky * dh;
+        for (int64_t kx = 0; kx < KW; kx++, i += C) {
+          int64_t ix = ox * sw - pw + kx * dw;
+          if (iy < 0 || iy >= H || ix < 0 || ix >= W) memset(dst + i, zp, (size_t)C);
+          else memcpy(dst + i, x + ((n * H + iy) * W + ix) * C, (size_t)C);
+        }
+      }
+    } else if (a->op == EMBER_OP_QLINEAR) {
       memcpy(dst, (const int8_t *)a->in[0]->data + r * k, (size_t)k);
     } else if (a->op == EMBER_OP_DQLINEAR) {
       j->quantize((const float *)a->in[0]->data + r * k, k, dst, &j->rscale[r], &j->rzp[r]);
@@ -177,7 +197,8 @@ static void gemm_tile(void *ctx, size_t tile, int thread) {
   float ahi = dyn ? rf_attr_float(a, EMBER_A_DQLINEAR_ACT_MAX) : 0.f;
   float *yf = a->out[0]->data;
   /* qlinear / qconv2d: the x_zp, y_zp, qmin, qmax slots follow each op's own leading attributes */
-  int at = conv ? EMBER_A_QCONV2D_X_ZP : EMBER_A_QLINEAR_X_ZP;
+  int at = conv ? EMBER_A_QCONV2D_X_ZP
+                : (a->op == EMBER_OP_QCONV2D_NHWC ? EMBER_A_QCONV2D_NHWC_X_ZP : EMBER_A_QLINEAR_X_ZP);
   int32_t xzp = dyn ? 0 : (int32_t)ember_attr_i(a, at), yzp = dyn ? 0 : (int32_t)ember_attr_i(a, at + 1);
   int32_t lo = dyn ? 0 : (int32_t)ember_attr_i(a, at + 2), hi = dyn ? 0 : (int32_t)ember_attr_i(a, at + 3);
   const int32_t *bias = a->in[2]->data;
@@ -273,11 +294,12 @@ static ember_status q8_eval(const ember_kargs *a) {
   j.qbias = j.qk = NULL;
   j.epilogue = ember_q8_epilogue_select();
   j.tile_epilogue = 0;
-  if (a->op == EMBER_OP_QLINEAR) {
+  if (a->op == EMBER_OP_QLINEAR || a->op == EMBER_OP_QCONV2D_NHWC) {
     j.qbias = (int32_t *)(void *)(j.rzp + j.m);
     j.qk = j.qbias + j.p->n;
     const int32_t *b = a->in[2]->data;
-    int32_t k0 = j.cfg->a_offset + (int32_t)ember_attr_i(a, EMBER_A_QLINEAR_X_ZP);
+    int32_t k0 = j.cfg->a_offset + (int32_t)ember_attr_i(a, a->op == EMBER_OP_QLINEAR ? EMBER_A_QLINEAR_X_ZP
+                                                                                       : EMBER_A_QCONV2D_NHWC_X_ZP);
     for (int64_t nn = 0; nn < j.p->n; nn++) {
       j.qbias[nn] = ember_q_bias(b[nn]);
       j.qk[nn] = k0 * j.p->wsum[nn];
@@ -406,6 +428,7 @@ const ember_fast_kernel *ember_quant_fast_kernel_select(const ember_kargs *a) {
     case EMBER_OP_QLINEAR:
     case EMBER_OP_DQLINEAR:
     case EMBER_OP_QCONV2D: return dw_applies(a) ? &kQ8Dw : q8_applies(a) ? &kQ8 : NULL;
+    case EMBER_OP_QCONV2D_NHWC: return q8_applies(a) ? &kQ8 : NULL;
     case EMBER_OP_Q4LINEAR: return ember_q4_linear_kernel.applies(a) ? &ember_q4_linear_kernel : NULL;
     case EMBER_OP_QUANTIZE: return ember_fast_q8_quantize.applies(a) ? &ember_fast_q8_quantize : NULL;
     case EMBER_OP_QADD: return ember_fast_q8_qadd.applies(a) ? &ember_fast_q8_qadd : NULL;

@@ -348,3 +348,64 @@ ember_status ember_ref_qdwconv2d_nhwc_eval(const ember_kargs *a) {
         }
   return EMBER_OK;
 }
+
+/* qconv2d_nhwc: int8 conv2d (groups 1) on NHWC, weight [O, KH, KW, C]; exact int32 sums of
+ * (x - x_zp) * w (padding holds x_zp: adds nothing), requantized per output channel. */
+ember_status ember_ref_qconv2d_nhwc_check(const ember_kargs *a, uint64_t *scratch) {
+  char b1[96], b2[96];
+  *scratch = 0;
+  RF_NEED_ATTRS(a, EMBER_NSLOTS_QCONV2D_NHWC);
+  if (a->n_in != 4 || a->n_out != 1) return KFAIL(a, "qconv2d_nhwc takes 4 inputs and 1 output");
+  const ember_tensor *x = a->in[0], *w = a->in[1], *b = a->in[2], *s = a->in[3];
+  if (x->dtype != EMBER_DTYPE_I8 || w->dtype != EMBER_DTYPE_I8 || b->dtype != EMBER_DTYPE_I32 ||
+      s->dtype != EMBER_DTYPE_F32 || a->out[0]->dtype != EMBER_DTYPE_I8)
+    return KFAIL(a, "qconv2d_nhwc expects (i8 x, i8 weight, i32 bias, f32 scale) -> i8");
+  if (x->rank != 4 || w->rank != 4 || w->dims[3] != x->dims[3])
+    return KFAIL(a, "qconv2d_nhwc expects an NHWC input and an [O, KH, KW, C] weight, got %s and %s", RF_SHAPE(x, b1),
+                 RF_SHAPE(w, b2));
+  if (b->rank != 1 || b->dims[0] != w->dims[0] || s->rank != 1 || s->dims[0] != w->dims[0])
+    return KFAIL(a, "qconv2d_nhwc: bias %s and scale %s must both be [%lld]", RF_SHAPE(b, b1), RF_SHAPE(s, b2),
+                 (long long)w->dims[0]);
+  int64_t xzp = ember_attr_i(a, EMBER_A_QCONV2D_NHWC_X_ZP), yzp = ember_attr_i(a, EMBER_A_QCONV2D_NHWC_Y_ZP);
+  int64_t lo = ember_attr_i(a, EMBER_A_QCONV2D_NHWC_QMIN), hi = ember_attr_i(a, EMBER_A_QCONV2D_NHWC_QMAX), kk;
+  if (!ember_q_is_i8(xzp) || !ember_q_is_i8(yzp) || !ember_q_is_i8(lo) || !ember_q_is_i8(hi) || lo > hi)
+    return KFAIL(a, "qconv2d_nhwc: zero points %lld, %lld and bounds [%lld, %lld] must be int8 with qmin <= qmax",
+                 (long long)xzp, (long long)yzp, (long long)lo, (long long)hi);
+  if (!rf_mul(w->dims[1], w->dims[2], &kk) || !rf_mul(kk, w->dims[3], &kk) || kk > EMBER_Q_MAX_K)
+    return KFAIL(a, "qconv2d_nhwc: reduction length of weight %s exceeds %d", RF_SHAPE(w, b2), EMBER_Q_MAX_K);
+  nhwc_geom g;
+  read_geom(a, EMBER_A_QCONV2D_NHWC_STRIDE_H, &g);
+  return geom_check(a, "qconv2d_nhwc", &g, x, w->dims[1], w->dims[2], w->dims[0], a->out[0]);
+}
+
+ember_status ember_ref_qconv2d_nhwc_eval(const ember_kargs *a) {
+  const ember_tensor *xt = a->in[0], *wt = a->in[1], *yt = a->out[0];
+  const int8_t *x = xt->data, *w = wt->data;
+  const int32_t *bias = a->in[2]->data;
+  const float *scale = a->in[3]->data;
+  int8_t *y = yt->data;
+  int64_t N = xt->dims[0], H = xt->dims[1], W = xt->dims[2], C = xt->dims[3];
+  int64_t O = wt->dims[0], KH = wt->dims[1], KW = wt->dims[2], OH = yt->dims[1], OW = yt->dims[2];
+  nhwc_geom g;
+  read_geom(a, EMBER_A_QCONV2D_NHWC_STRIDE_H, &g);
+  int32_t xzp = (int32_t)ember_attr_i(a, EMBER_A_QCONV2D_NHWC_X_ZP), yzp = (int32_t)ember_attr_i(a, EMBER_A_QCONV2D_NHWC_Y_ZP);
+  int32_t lo = (int32_t)ember_attr_i(a, EMBER_A_QCONV2D_NHWC_QMIN), hi = (int32_t)ember_attr_i(a, EMBER_A_QCONV2D_NHWC_QMAX);
+  for (int64_t n = 0; n < N; n++)
+    for (int64_t oy = 0; oy < OH; oy++)
+      for (int64_t ox = 0; ox < OW; ox++)
+        for (int64_t o = 0; o < O; o++) {
+          int32_t acc = ember_q_bias(bias[o]);
+          for (int64_t ky = 0; ky < KH; ky++) {
+            int64_t iy = oy * g.sh - g.ph + ky * g.dh;
+            if (iy < 0 || iy >= H) continue;
+            for (int64_t kx = 0; kx < KW; kx++) {
+              int64_t ix = ox * g.sw - g.pw + kx * g.dw;
+              if (ix < 0 || ix >= W) continue;
+              const int8_t *xv = x + ((n * H + iy) * W + ix) * C, *wv = w + ((o * KH + ky) * KW + kx) * C;
+              for (int64_t c = 0; c < C; c++) acc += ((int32_t)xv[c] - xzp) * (int32_t)wv[c];
+            }
+          }
+          y[((n * OH + oy) * OW + ox) * O + o] = ember_q_requant(acc, scale[o], yzp, lo, hi);
+        }
+  return EMBER_OK;
+}

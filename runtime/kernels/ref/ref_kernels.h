@@ -17,6 +17,7 @@ EMBER_DECLARE_KERNEL(dwconv2d_nhwc)
 EMBER_DECLARE_KERNEL(conv2d_winograd)
 EMBER_DECLARE_KERNEL(pwdw_nhwc)
 EMBER_DECLARE_KERNEL(qdwconv2d_nhwc)
+EMBER_DECLARE_KERNEL(qconv2d_nhwc)
 EMBER_DECLARE_KERNEL(matmul)
 EMBER_DECLARE_KERNEL(binary)  /* add sub mul div pow maximum minimum, with epilogue */
 EMBER_DECLARE_KERNEL(compare) /* eq ne lt le gt ge logical_and logical_or -> bool */

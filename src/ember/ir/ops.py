@@ -1423,6 +1423,42 @@ _def(
 )
 
 
+def _qconv_nhwc_infer(s: list[Shape], d: list[DType], a: Attrs) -> list[tuple[Shape, DType]]:
+    if list(d) != [DType.I8, DType.I8, DType.I32, DType.F32]:
+        raise ValueError(f"qconv2d_nhwc expects (i8, i8, i32, f32) inputs, got {[t.short for t in d]}")
+    _qcheck_attrs(a, ["x_zp", "y_zp", "qmin", "qmax"])
+    x, w = s[0], s[1]
+    if len(x) != 4 or len(w) != 4 or w[3] != x[3]:
+        raise ValueError(f"qconv2d_nhwc expects an NHWC input and an [O, KH, KW, C] weight, got {x} and {w}")
+    if s[2] != (w[0],) or s[3] != (w[0],):
+        raise ValueError(f"qconv2d_nhwc bias {s[2]} and scale {s[3]} must be ({w[0]},)")
+    if w[1] * w[2] * w[3] > Q_MAX_K:
+        raise ValueError(f"qconv2d_nhwc reduction length {w[1] * w[2] * w[3]} > {Q_MAX_K}")
+    oh, ow = _nhwc_out(x, w[1], w[2], a, "qconv2d_nhwc")
+    return [((x[0], oh, ow, w[0]), DType.I8)]
+
+
+def _qconv_nhwc_ref(i: list[np.ndarray], a: Attrs) -> list[np.ndarray]:
+    w = i[1].astype(np.int64)
+    cols = _im2col_nhwc(
+        i[0].astype(np.int64) - a["x_zp"], w.shape[1], w.shape[2], a
+    )  # padding: 0 after the shift
+    acc = cols @ w.reshape(w.shape[0], -1).T
+    return [q_requantize(acc, i[2], i[3], a, -1)]
+
+
+_def(
+    "qconv2d_nhwc",
+    82,
+    ["x", "weight", "bias", "scale"],
+    [*NHWC_CONV_GEOMETRY, *_QIO],
+    _qconv_nhwc_infer,
+    _qconv_nhwc_ref,
+    doc="int8 conv2d (groups 1) on an NHWC input, weight [O, KH, KW, C]; arithmetic and requantization as "
+    "qconv2d (made from a qconv2d by the layout pass).",
+)
+
+
 def _dqlinear_infer(s: list[Shape], d: list[DType], a: Attrs) -> list[tuple[Shape, DType]]:
     want = [DType.F32, DType.I8, DType.F32, DType.F32][: len(d)]
     if list(d) != want:

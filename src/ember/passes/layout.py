@@ -43,7 +43,7 @@ def _is4(v: Value) -> bool:
 
 
 def _conv_kind(n: Node) -> str | None:
-    """How this convolution runs in NHWC ("dense" / "depthwise" for float32, "qpointwise" /
+    """How this convolution runs in NHWC ("dense" / "depthwise" for float32, "qpointwise" / "qdense" /
     "qdepthwise" for int8), or None if it stays NCHW."""
     if (
         n.op not in ("conv2d", "qconv2d")
@@ -60,7 +60,9 @@ def _conv_kind(n: Node) -> str | None:
     unit = a.get("stride_h", 1) == a.get("stride_w", 1) == 1 and a.get("pad_h", 0) == a.get("pad_w", 0) == 0
     if g == 1 and w[2] == w[3] == 1 and unit:
         return "qpointwise"  # an int8 GEMM over pixels: qlinear
-    return "qdepthwise" if depthwise else None  # other int8 convolutions stay NCHW (qconv2d)
+    if g == 1:
+        return "qdense"  # im2col per pixel row onto the int8 GEMM: qconv2d_nhwc
+    return "qdepthwise" if depthwise else None  # grouped int8 convolutions stay NCHW (qconv2d)
 
 
 def _reduce_ok(n: Node) -> bool:
@@ -170,6 +172,13 @@ def _rewrite(n: Node, kind: str | None, graph: Graph, winograd: bool) -> None:
             graph.const(np.ascontiguousarray(w[:, :, 0, 0]), n.inputs[1].name + "_1x1"),
             *n.inputs[2:],
         ]
+    elif kind == "qdense":
+        w = n.inputs[1].data
+        assert w is not None
+        a.pop("groups", None)
+        n.op, n.attrs = "qconv2d_nhwc", a
+        ohwi = np.ascontiguousarray(w.transpose(0, 2, 3, 1))
+        n.inputs = [n.inputs[0], graph.const(ohwi, n.inputs[1].name + "_ohwi"), *n.inputs[2:]]
     elif kind == "qdepthwise":
         w = n.inputs[1].data
         assert w is not None
