@@ -65,7 +65,7 @@ static const ember_kernel kTable[EMBER_OP_ID_LIMIT] = {
     K(RMS_NORM, rms_norm, F32),
     K(BATCH_NORM, batch_norm, F32),
     K(MAX_POOL2D, qany_max_pool2d, F32 | I8), /* int8 in quant_pool.c */
-    K(MAX_POOL2D_NHWC, max_pool2d_nhwc, F32),
+    K(MAX_POOL2D_NHWC, max_pool2d_nhwc, F32 | I8),
     K(AVG_POOL2D, avg_pool2d, F32),
     K(ADAPTIVE_AVG_POOL2D, adaptive_avg_pool2d, F32),
     K(REDUCE_MEAN, reduce, F32),

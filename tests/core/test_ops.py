@@ -443,6 +443,11 @@ case(
     [_i8(2, 7, 9, 3), _i8(5, 3, 2, 3), rng.integers(-99, 99, 5).astype(np.int32), r(5, lo=1e-4, hi=1e-3)],
     {"pad_h": 1, "pad_w": 1, "stride_h": 2, "dil_w": 2, "x_zp": 4, "y_zp": -1, "qmax": 100},
 )
+case(
+    "max_pool2d_nhwc",
+    [_i8(1, 7, 6, 3)],
+    {"kernel_h": 3, "kernel_w": 3, "stride_h": 2, "stride_w": 2, "pad_h": 1},
+)
 case("qadd", [_i8(2, 9), _i8(2, 9)], {"a_zp": 3, "b_zp": -4, "y_zp": 1, "a_mult": 0.7, "b_mult": 1.3})
 case(
     "q8embedding",

@@ -70,7 +70,8 @@ def test_digits_cnn_int8_static(digits_cnn) -> None:  # type: ignore[no-untyped-
     calib = [xtr[i : i + BATCH] for i in range(0, 4 * BATCH, BATCH)]
     qprog = ember.quantize(prog, calibration=calib, scheme="int8")
     ops = qprog.graph.op_counts()
-    assert ops.get("qconv2d") == 2 and ops.get("qlinear") == 2 and "conv2d" not in ops
+    # the layout pass runs the int8 convolutions channels-last (qconv2d_nhwc), bit-exact with NCHW
+    assert ops.get("qconv2d_nhwc") == 2 and ops.get("qlinear") == 2 and "conv2d" not in ops
     assert ops.get("quantize") == 1 and ops.get("dequantize") == 1  # int8 through pools and flatten
     pf, pq = _predict(prog, xte), _predict(qprog, xte)
     acc_f, acc_q = (pf == yte).mean() * 100, (pq == yte).mean() * 100

@@ -46,7 +46,8 @@ static ember_status pool_check(const ember_kargs *a, uint64_t *scratch) {
   const char *name = ember_op_name(a->op);
   if (a->n_in != 1 || a->n_out != 1) return KFAIL(a, "%s takes 1 input and 1 output", name);
   const ember_tensor *x = a->in[0], *y = a->out[0];
-  if (x->dtype != EMBER_DTYPE_F32 || y->dtype != EMBER_DTYPE_F32) return KFAIL(a, "%s expects f32", name);
+  const bool i8 = a->op == EMBER_OP_MAX_POOL2D_NHWC && x->dtype == EMBER_DTYPE_I8 && y->dtype == EMBER_DTYPE_I8;
+  if (!i8 && (x->dtype != EMBER_DTYPE_F32 || y->dtype != EMBER_DTYPE_F32)) return KFAIL(a, "%s expects f32", name);
   const bool nhwc = a->op == EMBER_OP_MAX_POOL2D_NHWC;
   const int hd = nhwc ? 1 : 2, wd = nhwc ? 2 : 3, cd = nhwc ? 3 : 1;
   if (x->rank != 4) return KFAIL(a, "%s expects a 4-D %s input, got %s", name, nhwc ? "NHWC" : "NCHW", RF_SHAPE(x, b1));
@@ -132,6 +133,30 @@ ember_status ember_ref_max_pool2d_nhwc_eval(const ember_kargs *a) {
   pool_params p;
   read_pool_params(a, &p);
   int64_t N = xt->dims[0], H = xt->dims[1], W = xt->dims[2], C = xt->dims[3], OH = yt->dims[1], OW = yt->dims[2];
+  if (xt->dtype == EMBER_DTYPE_I8) { /* int8 (a quantized tensor kept quantized across the pool): the max of
+                                      * the integers is the quantized max; a window with no tap gives -128 */
+    const int8_t *xq = xt->data;
+    int8_t *yq = yt->data;
+    for (int64_t n = 0; n < N; n++)
+      for (int64_t oy = 0; oy < OH; oy++) {
+        int64_t y0 = oy * p.sh - p.ph, ky0, ky1;
+        valid_taps(y0, p.kh, p.dh, H, &ky0, &ky1);
+        for (int64_t ox = 0; ox < OW; ox++) {
+          int64_t x0 = ox * p.sw - p.pw, kx0, kx1;
+          valid_taps(x0, p.kw, p.dw, W, &kx0, &kx1);
+          for (int64_t c = 0; c < C; c++) {
+            int8_t m = -128;
+            for (int64_t ky = ky0; ky < ky1; ky++)
+              for (int64_t kx = kx0; kx < kx1; kx++) {
+                int8_t v = xq[((n * H + y0 + ky * p.dh) * W + x0 + kx * p.dw) * C + c];
+                m = v > m ? v : m;
+              }
+            yq[((n * OH + oy) * OW + ox) * C + c] = m;
+          }
+        }
+      }
+    return EMBER_OK;
+  }
   for (int64_t n = 0; n < N; n++)
     for (int64_t oy = 0; oy < OH; oy++) {
       int64_t y0 = oy * p.sh - p.ph, ky0, ky1;
