@@ -91,8 +91,9 @@ def scenario(draw):
     return spec, at, events, queries, register_first
 
 
-def run_scenario(tmp: Path, spec, at, events, queries, register_first, durability="batch"):  # noqa: ANN001
-    fs = FeatureStore(tmp / "p.db", durability=durability, sync="normal", batch_size=7)
+def run_scenario(tmp: Path, spec, at, events, queries, register_first, durability="batch", sync="normal"):  # noqa: ANN001
+    # journal_bytes=4096: the journal (sync="journal") fills and is replayed mid-stream too
+    fs = FeatureStore(tmp / "p.db", durability=durability, sync=sync, batch_size=7, journal_bytes=4096)
     if register_first:  # buckets maintained on write; otherwise built by backfill at first vector()
         fs.register(spec)
     oracle = []
@@ -121,6 +122,13 @@ def test_device_matches_oracle(sc):
 def test_device_matches_oracle_per_event_durability(sc):
     with tempfile.TemporaryDirectory() as d:
         run_scenario(Path(d), *sc, durability="event")
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenario())
+def test_device_matches_oracle_journal_durability(sc):
+    with tempfile.TemporaryDirectory() as d:
+        run_scenario(Path(d), *sc, durability="event", sync="journal")
 
 
 @settings(max_examples=30, deadline=None)

@@ -277,10 +277,15 @@ PAYLOAD = b"MARKER-PAYLOAD-91c2"
 
 
 def file_bytes(p) -> bytes:
+    """The database, its WAL and shared memory, and every per-event journal of the store."""
     out = b""
     for suffix in ("", "-wal", "-shm"):
         q = p.with_name(p.name + suffix)
         if q.exists():
+            out += q.read_bytes()
+    journals = p.with_name(p.name + "-journals")
+    if journals.is_dir():
+        for q in sorted(journals.iterdir()):
             out += q.read_bytes()
     return out
 

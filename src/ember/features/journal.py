@@ -126,11 +126,12 @@ class Journal:
         return self.off + n <= self.capacity
 
     def append(self, data: bytes) -> None:
-        """Write one encoded record at the end and make it durable before returning."""
+        """Write record number `seq + 1` (encoded) at the end; durable when this returns."""
         if os.pwrite(self._fd, data, self.off) != len(data):
             raise OSError(f"short write to the feature-store journal {self.path} (disk full?)")
         os.fdatasync(self._fd)
         self.off += len(data)
+        self.seq += 1
 
     def reset(self) -> None:
         """Overwrite the used part with zeros (the events are in SQLite now) and start again at 0."""

@@ -26,6 +26,7 @@ import numpy as np
 from ember.features import buckets as bk
 from ember.features.accumulate import Accumulator
 from ember.features.errors import FeatureSpecError, FeatureStoreError
+from ember.features.journal import CAPACITY as JOURNAL_CAPACITY
 from ember.features.journal import DeadJournal, Journal, claim_dead, encode, release_all
 from ember.features.plan import DIST_OFF, NEG_INF, ROWS_OFF, Group, Plan, Stream, compile_plan
 from ember.features.schema import connect, retry_locked
@@ -120,6 +121,7 @@ class FeatureStore:
     events and on `close()`) commits the buffer in one transaction. Events not yet flushed are lost
     if the process dies.
     cache_mb / mmap_mb: SQLite page cache and memory-mapped read window per connection.
+    journal_bytes: size of the preallocated journal (sync="journal"); a full journal is replayed first.
     sync="full" (SQLite synchronous=FULL, fsync on every commit: survives power loss) or "normal"
     (WAL synchronous=NORMAL: a commit survives a process crash; the last commits may be lost on power
     loss) or "journal" (durability="event" only: fdatasync of the journal per event, survives power
@@ -143,6 +145,7 @@ class FeatureStore:
         maintenance_every: int = 100_000,
         cache_mb: int = 16,
         mmap_mb: int = 64,
+        journal_bytes: int = JOURNAL_CAPACITY,
     ) -> None:
         if durability not in ("event", "batch"):
             raise FeatureStoreError(f"durability must be 'event' or 'batch', found {durability!r}")
@@ -201,7 +204,7 @@ class FeatureStore:
             try:
                 self._recover_journals()
                 if sync == "journal":
-                    self._journal = Journal(self.path)
+                    self._journal = Journal(self.path, max(4096, int(journal_bytes)))
             except BaseException:
                 self._conn.close()
                 self._closed = True
@@ -1016,12 +1019,15 @@ class FeatureStore:
                 continue
             before = conn.total_changes
             if keep:
+                # keep the newest `keep` of the rows before the horizon (per entity and overall): a
+                # `last` read at `now` or later may need them even when newer rows exist, for those
+                # may lie after the moment read (found by the retention property test)
                 conn.execute(
                     "DELETE FROM events WHERE ev = ?1 AND ts < ?2 AND seq NOT IN ("
                     " SELECT seq FROM (SELECT seq, row_number() OVER"
                     " (PARTITION BY ent ORDER BY ts DESC, seq DESC)"
-                    "  AS rn FROM events WHERE ev = ?1) WHERE rn <= ?3"
-                    " UNION SELECT seq FROM (SELECT seq FROM events WHERE ev = ?1"
+                    "  AS rn FROM events WHERE ev = ?1 AND ts < ?2) WHERE rn <= ?3"
+                    " UNION SELECT seq FROM (SELECT seq FROM events WHERE ev = ?1 AND ts < ?2"
                     " ORDER BY ts DESC, seq DESC LIMIT ?3))",
                     (ev, h, keep),
                 )
