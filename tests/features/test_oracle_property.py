@@ -54,6 +54,11 @@ def make_spec(w1: str, w2: str) -> FeatureSpec:
             Feature("k3_cnt_any", event="b", agg="count", where={"k": [3, 4]}, window=w2, scope="any"),
             Feature("feed_last2", event="a", agg="last_n", n=2, where={"s": "feed"}, default=5.0),
             Feature("all_time_max", event="a", agg="max", scope="any"),
+            # count-only groups (their buckets are read by a join of their own), alone on a stream or
+            # beside other aggregations of the same stream
+            Feature("b_cnt", event="b", agg="count", window=w2),
+            Feature("a_cnt_any", event="a", agg="count", window=w1, scope="any"),
+            Feature("b_cnt_any", event="b", agg="count", window=w1, scope="any"),
         ],
     )
 

@@ -183,6 +183,7 @@ class FeatureStore:
         self._streams: dict[int, list[Stream]] = {}
         self._ent: dict[str, int] = {}
         self._dk_known: set[tuple] = set()  # distinct-key bucket rows known to be in the file
+        self._match_cache: dict[tuple, bool] = {}  # (attrs JSON, where) -> matches(): a pure function
         self._seq = 0
         self._journal: Journal | None = None
         try:
@@ -689,6 +690,8 @@ class FeatureStore:
         # shared blocks; raw edges per entity (groups, blocks); raw edges of all entities (groups, blocks)
         num_b: list[Any] = []
         num_bb: list[Any] = []
+        cnt_b: list[Any] = []  # bucket pieces of count-only groups and right edges (their own join)
+        cnt_bb: list[Any] = []
         num_re: list[Any] = []
         num_reb: list[Any] = []
         num_ra: list[Any] = []
@@ -730,7 +733,10 @@ class FeatureStore:
                     (*e, *own),
                     sp,
                 )
-            num_b += frag[0]
+            if g.count_only:
+                cnt_b += frag[0]
+            else:
+                num_b += frag[0]
             sp = frag[2]
             split_of[g.gid] = sp
             if s.where:
@@ -748,11 +754,12 @@ class FeatureStore:
         for sid, levels, ev_any in plan.blocks:
             k, want_raw = need.get(sid, (0, False))
             e = () if ev_any else (ent,)
+            bb = cnt_bb if plan.block_count_only[sid] else num_bb
             for lvl in range(levels):
-                num_bb += (*e, *(rr[lvl][1:] if lvl < k else (1, 0)))
+                bb += (*e, *(rr[lvl][1:] if lvl < k else (1, 0)))
             if plan.block_raw[sid] is not None:
                 (num_rab if ev_any else num_reb).extend((*e, *(rraw if want_raw else (1, 0))))
-        num_params = num_b + num_bb + num_re + num_reb + num_ra + num_rab
+        num_params = num_b + num_bb + num_re + num_reb + num_ra + num_rab + cnt_b + cnt_bb
         if single:  # one statement: one consistent snapshot without BEGIN/COMMIT
             results: Any = conn.execute(plan.single_sql, num_params + dist_p + rows_p).fetchall()
         else:
@@ -774,7 +781,8 @@ class FeatureStore:
                     if row[1] != self._gen:
                         raise _Stale
                 else:
-                    num[gid] = list(row[1:])
+                    got = num.get(gid)  # a count-only group can have a bucket row and a raw-edge row
+                    num[gid] = list(row[1:]) if got is None else _merge(got, row[1:])
             elif gid >= DIST_OFF:
                 gid -= DIST_OFF
                 n, latest = row[1], row[2]
@@ -810,8 +818,15 @@ class FeatureStore:
                 acc = _merge(acc, num.get(plan.block_base[sid] + bk.LEVELS))
             if acc is not None:
                 num[g.gid] = acc
+        seen = self._match_cache
+        if len(seen) > 50_000:
+            seen.clear()
         for gid, value, aj in filtered:  # raw edges of filtered streams, filtered by the one `matches`
-            if not matches(json.loads(aj) if aj else None, groups[gid].stream.where):
+            where = groups[gid].stream.where
+            ok = seen.get((aj, where))
+            if ok is None:
+                ok = seen[(aj, where)] = matches(json.loads(aj) if aj else None, where)
+            if not ok:
                 continue
             acc = num.get(gid)
             if acc is None:
