@@ -88,7 +88,8 @@ def test_new_file_has_version_and_application_id(tmp_path):
 
 def test_migrates_version_1_file_keeping_data(tmp_path):
     """A v1 file (as the first release wrote it) is migrated step by step: v2 adds served vectors,
-    v3 adds the latest-occurrence table of count_distinct streams, filled from the raw events."""
+    v3 adds the latest-occurrence table of count_distinct streams, filled from the raw events, v4
+    clusters the events, v5 drops the per-minute distinct-key buckets."""
     p = tmp_path / "v1.db"
     c = sqlite3.connect(p, isolation_level=None)
     c.execute("PRAGMA journal_mode=WAL")
@@ -119,7 +120,7 @@ def test_migrates_version_1_file_keeping_data(tmp_path):
     fs.vector(spec, "u", at=NOW, record=True)  # the table added by the v2 migration works
     assert len(fs.served()) == 1
     fs.close()
-    assert sqlite3.connect(p).execute("PRAGMA user_version").fetchone()[0] == sch.SCHEMA_VERSION == 4
+    assert sqlite3.connect(p).execute("PRAGMA user_version").fetchone()[0] == sch.SCHEMA_VERSION == 5
 
 
 def test_newer_schema_is_refused_and_file_untouched(tmp_path):

@@ -89,16 +89,23 @@ class Accumulator:
             conn.executemany(UPSERT, [(*k, *v) for k, v in rolled.items()])
             self.num.clear()
         if self.dk:
-            rows = {
-                (sid, e, lvl, (m * _G0) // g, k)
-                for sid, e, m, k in self.dk
-                for lvl, g in enumerate(bk.GRANULARITIES)
-            }
-            if known is not None:
-                if len(known) > 500_000:
-                    known.clear()
-                rows -= known
-                known |= rows
+            # Distinct-key buckets from level 1 (15 minutes) up: level-0 runs of a window are read
+            # from the raw events (FeatureStore._slow_distinct). A row's coarser rows are added to
+            # `known` together with it, so the climb stops at the first row already known.
+            if known is None:
+                known = set()
+            elif len(known) > 500_000:
+                known.clear()
+            rows = []
+            grans = bk.GRANULARITIES
+            for sid, e, m, k in self.dk:
+                t0 = m * _G0
+                for lvl in range(1, bk.LEVELS):
+                    r = (sid, e, lvl, t0 // grans[lvl], k)
+                    if r in known:
+                        break
+                    known.add(r)
+                    rows.append(r)
             conn.executemany(DINSERT, rows)
             self.dk.clear()
         if self.last:

@@ -876,7 +876,12 @@ class FeatureStore:
         ent_sql, e = ("ent = 0", ()) if s.any else ("ent = ?", (ent,))
         keys: set[str] = set()
         dp = bk.decompose(a, b)
+        raw = list(dp.raw)
+        g0 = bk.GRANULARITIES[0]
         for lvl, lo, hi in dp.runs:
+            if lvl == 0:  # no distinct-key buckets per minute (schema 5): the raw events instead
+                raw.append((lo * g0, (hi + 1) * g0))
+                continue
             cur = conn.execute(
                 f"SELECT DISTINCT k FROM dbuckets WHERE stream = ? AND {ent_sql} AND lvl = ? "
                 "AND b BETWEEN ? AND ?",
@@ -884,7 +889,7 @@ class FeatureStore:
             )
             keys.update(k for (k,) in cur)
         raw_ent = "" if s.any else " AND e.ent = ?"
-        for lo, hi in dp.raw:
+        for lo, hi in raw:
             cur = conn.execute(
                 "SELECT n.name, e.value, e.attrs FROM events e JOIN entities n ON n.id = e.ent "
                 f"WHERE e.ev = ?{raw_ent} AND e.ts >= ? AND e.ts < ?",
