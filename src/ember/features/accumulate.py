@@ -28,23 +28,35 @@ _DLAST = (
 class Accumulator:
     """Bucket deltas of a batch, kept per minute and rolled up to the coarser levels on write."""
 
-    __slots__ = ("num", "dk", "last")
+    __slots__ = ("num", "dk", "last", "seen")
 
-    def __init__(self) -> None:
+    def __init__(self, match_cache: dict[tuple, bool] | None = None) -> None:
         self.num: dict[tuple, list] = {}  # (stream, ent, minute) -> [count, sum, min, max]
         self.dk: set[tuple] = set()  # (stream, ent, minute, key)
         self.last: dict[tuple, int] = {}  # (stream, ent, key) -> latest ts
+        self.seen = match_cache if match_cache is not None else {}  # (attrs JSON, where) -> matches
 
     def __len__(self) -> int:
         return len(self.num) + len(self.dk)
 
-    def add(self, streams, ent, entity, ts, value, attrs) -> None:  # noqa: ANN001
+    def add(self, streams, ent, entity, ts, value, attrs, aj=None) -> None:  # noqa: ANN001
+        """One event; `aj` (its attrs as canonical JSON) lets filter results be reused across events."""
         m = ts // _G0
         num = self.num
         for s in streams:
             where = s.where
-            if where and not matches(attrs, where):
-                continue
+            if where:
+                if aj is None:
+                    if not matches(attrs, where):
+                        continue
+                else:
+                    ok = self.seen.get((aj, where))
+                    if ok is None:
+                        if len(self.seen) > 50_000:
+                            self.seen.clear()
+                        ok = self.seen[(aj, where)] = matches(attrs, where)
+                    if not ok:
+                        continue
             e = 0 if s.any else ent
             dkey = s.dkey
             if dkey:

@@ -28,6 +28,7 @@ from ember.features.accumulate import Accumulator
 from ember.features.errors import FeatureSpecError, FeatureStoreError
 from ember.features.journal import CAPACITY as JOURNAL_CAPACITY
 from ember.features.journal import DeadJournal, Journal, claim_dead, encode, release_all
+from ember.features.jsonenc import encode as encode_attrs
 from ember.features.plan import DIST_OFF, NEG_INF, ROWS_OFF, Group, Plan, Stream, compile_plan
 from ember.features.schema import connect, retry_locked
 from ember.features.spec import (
@@ -366,10 +367,13 @@ class FeatureStore:
             ts = _seconds(ts, "ts")
         ts_us = int(round(ts * 1_000_000.0))
         if attrs:
-            if not isinstance(attrs, Mapping) or not all(type(k) is str for k in attrs):
+            if type(attrs) is not dict and not isinstance(attrs, Mapping):
                 raise FeatureStoreError(f"attrs must be a dict with string keys, found {attrs!r}")
+            for k in attrs:
+                if type(k) is not str:
+                    raise FeatureStoreError(f"attrs must be a dict with string keys, found {attrs!r}")
             try:
-                aj = _ENC.encode(attrs)
+                aj = encode_attrs(attrs)
             except (TypeError, ValueError) as exc:
                 raise FeatureStoreError(
                     f"attrs must be JSON-serializable with finite numbers: {exc}"
@@ -378,7 +382,8 @@ class FeatureStore:
             aj, attrs = None, None
         rec = (event, entity, ts_us, value, aj, attrs)
         with self._lock:
-            self._check_open()
+            if self._closed:
+                self._check_open()
             if self._journal is not None:
                 self._log_journal(rec)
             elif self.durability == "batch":
@@ -506,7 +511,7 @@ class FeatureStore:
         if recs:
             seq = self._seq  # read by _sync_caches at the start of this write transaction
             rows = []
-            acc = Accumulator()
+            acc = Accumulator(self._match_cache)
             ev_cache, ent_cache, streams_by_ev = self._ev, self._ent, self._streams
             for event, entity, ts, value, aj, attrs in recs:
                 ev = ev_cache.get(event) or self._ev_id(conn, event)
@@ -515,7 +520,7 @@ class FeatureStore:
                 rows.append((ev, ent, ts, seq, value, aj))
                 streams = streams_by_ev.get(ev)
                 if streams:
-                    acc.add(streams, ent, entity, ts, value, attrs)
+                    acc.add(streams, ent, entity, ts, value, attrs, aj)
             conn.executemany("INSERT INTO events(ev, ent, ts, seq, value, attrs) VALUES (?,?,?,?,?,?)", rows)
             conn.execute("UPDATE meta SET value = ? WHERE key = 'seq'", (seq,))
             self._seq = seq
@@ -1279,6 +1284,3 @@ class FeatureStore:
             except sqlite3.OperationalError:
                 pass  # SQLite built without dbstat
         return out
-
-
-_ENC = json.JSONEncoder(sort_keys=True, separators=(",", ":"), allow_nan=False)
