@@ -213,3 +213,24 @@ def test_forget_removes_the_bytes_from_every_journal(tmp_path):
     assert SECRET not in file_bytes(db)
     fs.close()
     assert journals(db) == []
+
+
+def test_crash_while_closing_replays_nothing_twice(tmp_path, monkeypatch):
+    """close() replays the journal, then removes it: dying in between leaves a journal whose
+    records the replay mark says are in SQLite already."""
+    db = tmp_path / "c.db"
+    fs = FeatureStore(db, sync="journal", batch_size=10**9)
+    for i in range(30):
+        fs.log("e", "c", value=float(i), ts=NOW - i)
+
+    def die(self):  # noqa: ANN001, ANN202
+        raise KeyboardInterrupt  # the process is interrupted right after the replay committed
+
+    monkeypatch.setattr(jn.Journal, "close", die)
+    with pytest.raises(KeyboardInterrupt):
+        fs.close()
+    monkeypatch.undo()
+    assert len(journals(db)) == 1 and len(events_in(db)) == 30
+    FeatureStore(db).close()  # recovery: the records are at or below the mark
+    assert sorted(v for _, v in events_in(db)) == [float(i) for i in range(30)]
+    assert journals(db) == []

@@ -217,11 +217,12 @@ class FeatureStore:
         with self._lock:
             if self._closed:
                 return
-            j, self._journal = self._journal, None
+            j = self._journal
             try:
                 if not self.readonly:
-                    self._flush_locked()
+                    self._flush_locked()  # with the journal still attached: the replay mark goes along
                     if j is not None:
+                        self._journal = None
                         j.close()  # replayed and zeroed: remove it, then its replay mark
                         self._drop_journal_mark(j.meta_key)
                         j = None
@@ -231,7 +232,8 @@ class FeatureStore:
                         pass
             finally:
                 if j is not None:
-                    j.abandon()  # not replayed: the next store opened on the file recovers it
+                    self._journal = None
+                    j.abandon()  # not (all) replayed: the next store opened on the file recovers it
                 self._conn.close()
                 self._closed = True
 
