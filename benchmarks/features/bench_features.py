@@ -165,40 +165,46 @@ def main() -> int:
     load_start = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(dir=os.environ.get("EMBER_BENCH_TMP")) as d:
         tmp = Path(d)
-        for label, kw, target in (
-            (
-                "durability=batch (flush every 2000), sync=normal",
-                dict(durability="batch", sync="normal"),
-                "≥ 100k",
-            ),
-            (
-                "durability=batch (flush every 2000), sync=full",
-                dict(durability="batch", sync="full"),
-                "≥ 100k",
-            ),
-            (
-                "durability=event, sync=journal (pwrite + fdatasync per event)",
-                dict(durability="event", sync="journal"),
-                "≥ 5k",
-            ),
-            ("durability=event, sync=full (fsync per event)", dict(durability="event", sync="full"), "≥ 5k"),
-            ("durability=event, sync=normal (WAL NORMAL)", dict(durability="event", sync="normal"), "≥ 5k"),
+        reps = 1 if args.quick else 3
+        # Batched: best and median of `reps` runs (other jobs share the 2 cores: the best run is the
+        # one least disturbed; the CPU-time rate is this process's own cost either way).
+        for label, kw in (
+            ("durability=batch (flush every 2000), sync=normal", dict(durability="batch", sync="normal")),
+            ("durability=batch (flush every 2000), sync=full", dict(durability="batch", sync="full")),
         ):
-            n = n_batch if kw["durability"] == "batch" else n_event
-            wall, cpu = throughput(tmp / f"{len(rows)}.db", n, spec, **kw)
-            rows.append((f"log(), {label}", f"{wall:,.0f} events/s (per CPU-second: {cpu:,.0f})", target))
-        fsync = fsync_rate(tmp / "probe.db")
-        rows.append(
-            ("bare SQLite commit, WAL synchronous=FULL (this disk's fsync)", f"{fsync:,.0f} commits/s", "")
-        )
-        fds = fdatasync_rate(tmp / "probe.journal")
-        rows.append(
-            (
-                "bare 100-byte overwrite + fdatasync, preallocated file (this disk's fdatasync)",
-                f"{fds:,.0f} writes/s",
-                "",
+            runs = sorted(
+                (throughput(tmp / f"b{len(rows)}-{r}.db", n_batch, spec, **kw) for r in range(reps)),
+                reverse=True,
             )
-        )
+            (wall, cpu), (mwall, mcpu) = runs[0], runs[len(runs) // 2]
+            rows.append(
+                (
+                    f"log(), {label}: best (median) of {reps}",
+                    f"{wall:,.0f} ({mwall:,.0f}) events/s; per CPU-second {cpu:,.0f} ({mcpu:,.0f})",
+                    "≥ 100k",
+                )
+            )
+        # Per event: the disk's bare rates measured right before and after each mode, so a mode is
+        # compared with what the disk gave at that moment (it swings 10x with other jobs' writes).
+        for label, kw in (
+            ("durability=event, sync=journal (pwrite + fdatasync per event)", dict(sync="journal")),
+            ("durability=event, sync=full (SQLite commit + fsync per event)", dict(sync="full")),
+            ("durability=event, sync=normal (WAL NORMAL; not power-loss safe)", dict(sync="normal")),
+        ):
+            fds0 = fdatasync_rate(tmp / "probe.journal")
+            fsy0 = fsync_rate(tmp / f"probe{len(rows)}a.db")
+            wall, cpu = throughput(tmp / f"e{len(rows)}.db", n_event, spec, durability="event", **kw)
+            fds1 = fdatasync_rate(tmp / "probe.journal")
+            fsy1 = fsync_rate(tmp / f"probe{len(rows)}b.db")
+            rows.append(
+                (
+                    f"log(), {label}",
+                    f"{wall:,.0f} events/s (per CPU-second: {cpu:,.0f}); the disk before / after: "
+                    f"{fds0:,.0f} / {fds1:,.0f} bare fdatasyncs/s, {fsy0:,.0f} / {fsy1:,.0f} bare "
+                    "fsync'd SQLite commits/s",
+                    "≥ 5k",
+                )
+            )
 
         # -- 1M events over 90 days, 50-feature vector --------------------------------------------
         path = tmp / "big.db"
@@ -305,7 +311,7 @@ def fsync_rate(path: Path, n: int = 300) -> float:
     return r
 
 
-def fdatasync_rate(path: Path, n: int = 2000) -> float:
+def fdatasync_rate(path: Path, n: int = 1000) -> float:
     """The journal's I/O pattern alone: the ceiling for any per-event durable log() on this disk."""
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
