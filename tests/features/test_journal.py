@@ -106,6 +106,9 @@ def test_sigkill_then_recovery_on_open(tmp_path):
     assert events_in(db) == []  # nothing replayed before the kill
     (j,) = journals(db)
     assert j.stat().st_size == jn.CAPACITY  # preallocated, never grown
+    with FeatureStore(db, readonly=True) as ro:  # a read-only store reports the journal, never replays it
+        (info,) = ro.stats()["journals"]
+    assert info["events"] == 40 and info["bytes"] == jn.CAPACITY and not info["torn"]
     fs = FeatureStore(db)  # recovery
     assert journals(db) == []
     assert events_in(db) == [("k", float(i)) for i in range(40)]
@@ -116,6 +119,8 @@ def test_sigkill_then_recovery_on_open(tmp_path):
     c = sqlite3.connect(db)
     assert c.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert c.execute("SELECT count(*) FROM meta WHERE key LIKE 'journal:%'").fetchone()[0] == 0
+    c.close()
+    assert FeatureStore(db, readonly=True).stats()["journals"] == []
 
 
 @pytest.mark.parametrize("damage", ["torn-tail", "last-record-corrupt"])

@@ -216,6 +216,25 @@ def claim_dead(db: Path) -> list[DeadJournal]:
     return out
 
 
+def pending(db: Path) -> list[dict[str, object]]:
+    """Every journal of `db` with its size and the events it holds (read only; a journal is zeroed
+    after each replay, so these are events not yet in the database, or whose replay was cut short)."""
+    d = journal_dir(db)
+    try:
+        names = sorted(n for n in os.listdir(d) if n.endswith(SUFFIX))
+    except FileNotFoundError:
+        return []
+    out = []
+    for name in names:
+        try:
+            data = (d / name).read_bytes()
+        except FileNotFoundError:
+            continue
+        found = scan(data)
+        out.append({"file": name, "bytes": len(data), "events": len(found.records), "torn": found.torn})
+    return out
+
+
 def release_all(dead: list[DeadJournal]) -> None:
     for j in dead:
         with contextlib.suppress(OSError):

@@ -28,6 +28,7 @@ from ember.features.accumulate import Accumulator
 from ember.features.errors import FeatureSpecError, FeatureStoreError
 from ember.features.journal import CAPACITY as JOURNAL_CAPACITY
 from ember.features.journal import DeadJournal, Journal, claim_dead, encode, release_all
+from ember.features.journal import pending as journal_pending
 from ember.features.jsonenc import encode as encode_attrs
 from ember.features.plan import DIST_OFF, NEG_INF, ROWS_OFF, Group, Plan, Stream, compile_plan
 from ember.features.schema import connect, retry_locked
@@ -1275,6 +1276,7 @@ class FeatureStore:
                     "free": fl * ps,
                 },
                 "pending": len(self._pending),
+                "journals": journal_pending(self.path),
             }
             try:
                 out["bytes"]["tables"] = {
