@@ -83,10 +83,13 @@ class Accumulator:
     def write(self, conn: sqlite3.Connection, known: set | None = None) -> None:
         """Apply the deltas. `known`: distinct-key bucket rows this store already wrote (skipped)."""
         if self.num:
+            rows = []  # the minute rows are the folded deltas themselves; coarser levels are merged
             rolled: dict[tuple, list] = {}
+            coarser = tuple(enumerate(bk.GRANULARITIES))[1:]
             for (sid, e, m), v in self.num.items():
+                rows.append((sid, e, 0, m, *v))
                 t0 = m * _G0
-                for lvl, g in enumerate(bk.GRANULARITIES):
+                for lvl, g in coarser:
                     key = (sid, e, lvl, t0 // g)
                     d = rolled.get(key)
                     if d is None:
@@ -98,7 +101,8 @@ class Accumulator:
                             d[2] = v[2]
                         if v[3] > d[3]:
                             d[3] = v[3]
-            conn.executemany(UPSERT, [(*k, *v) for k, v in rolled.items()])
+            rows += [(*k, *v) for k, v in rolled.items()]
+            conn.executemany(UPSERT, rows)
             self.num.clear()
         if self.dk:
             # Distinct-key buckets from level 1 (15 minutes) up: level-0 runs of a window are read
