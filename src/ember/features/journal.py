@@ -171,8 +171,10 @@ class DeadJournal:
         return f"journal:{self.token}"
 
     def remove(self) -> None:
+        """Unlink it durably (its records are not zeroed: its replay mark may go only after this)."""
         try:
             self.path.unlink(missing_ok=True)
+            _fsync_dir(self.path.parent)
         finally:
             self.release()
 
