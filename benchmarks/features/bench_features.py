@@ -171,6 +171,10 @@ def main() -> int:
         for label, kw in (
             ("durability=batch (flush every 2000), sync=normal", dict(durability="batch", sync="normal")),
             ("durability=batch (flush every 2000), sync=full", dict(durability="batch", sync="full")),
+            (
+                "durability=batch (flush every 10000), sync=normal",
+                dict(durability="batch", sync="normal", batch_size=10_000),
+            ),
         ):
             runs = sorted(
                 (throughput(tmp / f"b{len(rows)}-{r}.db", n_batch, spec, **kw) for r in range(reps)),

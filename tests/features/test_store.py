@@ -84,7 +84,7 @@ def test_new_file_has_version_and_application_id(tmp_path):
     c = sqlite3.connect(tmp_path / "f.db")
     assert c.execute("PRAGMA user_version").fetchone()[0] == sch.SCHEMA_VERSION
     assert c.execute("PRAGMA application_id").fetchone()[0] == sch.APPLICATION_ID
-    assert c.execute("PRAGMA page_size").fetchone()[0] == sch.PAGE_SIZE == 16384
+    assert c.execute("PRAGMA page_size").fetchone()[0] == sch.PAGE_SIZE
 
 
 def test_migrates_version_1_file_keeping_data(tmp_path):
