@@ -2,8 +2,12 @@
 
 Measures, on this machine:
   * log() throughput, batched (durability="batch") and per-event (durability="event") with
-    sync="full" (fsync per commit: survives power loss) and sync="normal" (WAL NORMAL: survives a
-    process crash, may lose the last commits on power loss);
+    sync="journal" (one pwrite + fdatasync into the store's preallocated journal per event, replayed
+    into SQLite in batches: survives power loss), sync="full" (a SQLite commit + fsync per event:
+    survives power loss) and sync="normal" (WAL NORMAL: survives a process crash, may lose the last
+    commits on power loss);
+  * the disk's bare rates beside them: a SQLite WAL commit with fsync, and a 100-byte overwrite +
+    fdatasync in a preallocated file (the journal's pattern, without Python or SQLite around it);
   * vector() latency (p50/p90/p99) of a 50-feature spec with 1M events stored over 90 days;
   * database bytes per million events.
 and writes the figures into benchmarks/RESULTS.md between `<!-- features:start -->` and
@@ -158,29 +162,53 @@ def main() -> int:
     n_store = 50_000 if args.quick else args.events
     spec = bench_spec()
     rows: list[tuple[str, str, str]] = []
+    load_start = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(dir=os.environ.get("EMBER_BENCH_TMP")) as d:
         tmp = Path(d)
-        for label, kw, target in (
+        reps = 1 if args.quick else 3
+        # Batched: best and median of `reps` runs (other jobs share the 2 cores: the best run is the
+        # one least disturbed; the CPU-time rate is this process's own cost either way).
+        for label, kw in (
+            ("durability=batch (flush every 2000), sync=normal", dict(durability="batch", sync="normal")),
+            ("durability=batch (flush every 2000), sync=full", dict(durability="batch", sync="full")),
             (
-                "durability=batch (flush every 2000), sync=normal",
-                dict(durability="batch", sync="normal"),
-                "≥ 100k",
+                "durability=batch (flush every 10000), sync=normal",
+                dict(durability="batch", sync="normal", batch_size=10_000),
             ),
-            (
-                "durability=batch (flush every 2000), sync=full",
-                dict(durability="batch", sync="full"),
-                "≥ 100k",
-            ),
-            ("durability=event, sync=full (fsync per event)", dict(durability="event", sync="full"), "≥ 5k"),
-            ("durability=event, sync=normal (WAL NORMAL)", dict(durability="event", sync="normal"), "≥ 5k"),
         ):
-            n = n_batch if kw["durability"] == "batch" else n_event
-            wall, cpu = throughput(tmp / f"{len(rows)}.db", n, spec, **kw)
-            rows.append((f"log(), {label}", f"{wall:,.0f} events/s (per CPU-second: {cpu:,.0f})", target))
-        fsync = fsync_rate(tmp / "probe.db")
-        rows.append(
-            ("bare SQLite commit, WAL synchronous=FULL (this disk's fsync)", f"{fsync:,.0f} commits/s", "")
-        )
+            runs = sorted(
+                (throughput(tmp / f"b{len(rows)}-{r}.db", n_batch, spec, **kw) for r in range(reps)),
+                reverse=True,
+            )
+            (wall, cpu), (mwall, mcpu) = runs[0], runs[len(runs) // 2]
+            rows.append(
+                (
+                    f"log(), {label}: best (median) of {reps}",
+                    f"{wall:,.0f} ({mwall:,.0f}) events/s; per CPU-second {cpu:,.0f} ({mcpu:,.0f})",
+                    "≥ 100k",
+                )
+            )
+        # Per event: the disk's bare rates measured right before and after each mode, so a mode is
+        # compared with what the disk gave at that moment (it swings 10x with other jobs' writes).
+        for label, kw in (
+            ("durability=event, sync=journal (pwrite + fdatasync per event)", dict(sync="journal")),
+            ("durability=event, sync=full (SQLite commit + fsync per event)", dict(sync="full")),
+            ("durability=event, sync=normal (WAL NORMAL; not power-loss safe)", dict(sync="normal")),
+        ):
+            fds0 = fdatasync_rate(tmp / "probe.journal")
+            fsy0 = fsync_rate(tmp / f"probe{len(rows)}a.db")
+            wall, cpu = throughput(tmp / f"e{len(rows)}.db", n_event, spec, durability="event", **kw)
+            fds1 = fdatasync_rate(tmp / "probe.journal")
+            fsy1 = fsync_rate(tmp / f"probe{len(rows)}b.db")
+            rows.append(
+                (
+                    f"log(), {label}",
+                    f"{wall:,.0f} events/s (per CPU-second: {cpu:,.0f}); the disk before / after: "
+                    f"{fds0:,.0f} / {fds1:,.0f} bare fdatasyncs/s, {fsy0:,.0f} / {fsy1:,.0f} bare "
+                    "fsync'd SQLite commits/s",
+                    "≥ 5k",
+                )
+            )
 
         # -- 1M events over 90 days, 50-feature vector --------------------------------------------
         path = tmp / "big.db"
@@ -258,12 +286,14 @@ def main() -> int:
         f"{' (--quick)' if args.quick else ''}.\n\n"
         "| measure | result | target |\n|---|---|---|\n"
         f"{table}\n\n"
-        "Durability: sync=full fsyncs the WAL on every commit (survives power loss); sync=normal (WAL "
-        "synchronous=NORMAL) survives a process crash (tested: SIGKILL, 54 trials) but the last commits "
-        "may be lost on power loss. Shared machine: other jobs were compiling (load average "
-        f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores at the end); wall-clock figures include time "
-        "this "
-        "process waited for a CPU, CPU-time figures do not.\n"
+        "Durability: sync=journal fdatasyncs the event into the store's preallocated journal before log() "
+        "returns and replays the journal into SQLite (with fsync) every batch_size events (survives "
+        "power loss, given a disk that honours flushes); sync=full fsyncs the WAL on every commit "
+        "(survives power loss); sync=normal (WAL synchronous=NORMAL) survives a process crash (tested: "
+        "SIGKILL, 72 trials over the four modes) but the last commits may be lost on power loss. Shared "
+        f"machine: load average {load_start:.1f} at the start and {os.getloadavg()[0]:.1f} at the end on "
+        f"{os.cpu_count()} cores (other engineers' builds and benchmarks); wall-clock figures include "
+        "time this process waited for a CPU or the disk, CPU-time figures do not.\n"
         f"{END}"
     )
     print(section)
@@ -283,6 +313,23 @@ def fsync_rate(path: Path, n: int = 300) -> float:
     r = n / (time.perf_counter() - t)
     c.close()
     return r
+
+
+def fdatasync_rate(path: Path, n: int = 1000) -> float:
+    """The journal's I/O pattern alone: the ceiling for any per-event durable log() on this disk."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.posix_fallocate(fd, 0, 4 << 20)
+        os.fsync(fd)
+        rec = b"x" * 100
+        t = time.perf_counter()
+        for i in range(n):
+            os.pwrite(fd, rec, i * 100)
+            os.fdatasync(fd)
+        return n / (time.perf_counter() - t)
+    finally:
+        os.close(fd)
+        os.unlink(path)
 
 
 def write_section(section: str) -> None:

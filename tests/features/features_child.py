@@ -1,11 +1,14 @@
 """Subprocess used by the crash and concurrency tests: logs events and acknowledges them on stdout.
 
 usage: features_child.py DB ENTITY START COUNT MODE
-MODE: event-full | event-normal | batch (acknowledges after each flush of 20) | read (vector() loop)
+MODE: event-full | event-normal | event-journal | batch (acknowledges after each flush of 20)
+      | journal-die (event-journal, then SIGKILL itself before close) | read (vector() loop)
 """
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
 
 from ember.features import Feature, FeatureSpec, FeatureStore
@@ -33,9 +36,9 @@ def main() -> int:
         out.write("done\n")
         return 0
     durability = "batch" if mode == "batch" else "event"
-    fs = FeatureStore(
-        db, durability=durability, sync="normal" if mode == "event-normal" else "full", batch_size=10**9
-    )
+    sync = {"event-normal": "normal", "event-journal": "journal", "journal-die": "journal"}.get(mode, "full")
+    batch = int(os.environ.get("EMBER_TEST_BATCH", 10**9))
+    fs = FeatureStore(db, durability=durability, sync=sync, batch_size=batch)
     pending = []
     for i in range(start, start + count):
         fs.log("e", entity, value=float(i), ts=T0 - (i % 1000) * 0.5, attrs={"k": i % 7})
@@ -49,6 +52,8 @@ def main() -> int:
                 out.write("".join(f"{j}\n" for j in pending))
                 out.flush()
                 pending.clear()
+    if mode == "journal-die":  # a crash with the events only in the journal
+        os.kill(os.getpid(), signal.SIGKILL)
     fs.close()
     out.write("done\n")
     out.flush()

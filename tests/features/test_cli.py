@@ -88,3 +88,17 @@ def test_forget_and_maintain(db, capsys):
     with FeatureStore(db, readonly=True) as fs:
         assert fs.stats()["entities"] == 3
     assert run(["features", "forget", str(db), "--all"]) == 0
+
+
+def test_inspect_shows_journaled_events(tmp_path, capsys):
+    p = tmp_path / "j.db"
+    fs = FeatureStore(p, sync="journal", batch_size=10**9)
+    for i in range(7):
+        fs.log("click", "u", ts=NOW - i)
+    assert run(["features", "inspect", str(p)]) == 0  # read only: the live journal stays as it is
+    out = capsys.readouterr().out
+    assert "journals 1" in out and "7 events not yet in the database" in out and "events 0" in out
+    fs.close()
+    assert run(["features", "inspect", str(p)]) == 0
+    out = capsys.readouterr().out
+    assert "journals" not in out and "events 7" in out

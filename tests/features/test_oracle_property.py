@@ -54,6 +54,11 @@ def make_spec(w1: str, w2: str) -> FeatureSpec:
             Feature("k3_cnt_any", event="b", agg="count", where={"k": [3, 4]}, window=w2, scope="any"),
             Feature("feed_last2", event="a", agg="last_n", n=2, where={"s": "feed"}, default=5.0),
             Feature("all_time_max", event="a", agg="max", scope="any"),
+            # count-only groups (their buckets are read by a join of their own), alone on a stream or
+            # beside other aggregations of the same stream
+            Feature("b_cnt", event="b", agg="count", window=w2),
+            Feature("a_cnt_any", event="a", agg="count", window=w1, scope="any"),
+            Feature("b_cnt_any", event="b", agg="count", window=w1, scope="any"),
         ],
     )
 
@@ -91,8 +96,9 @@ def scenario(draw):
     return spec, at, events, queries, register_first
 
 
-def run_scenario(tmp: Path, spec, at, events, queries, register_first, durability="batch"):  # noqa: ANN001
-    fs = FeatureStore(tmp / "p.db", durability=durability, sync="normal", batch_size=7)
+def run_scenario(tmp: Path, spec, at, events, queries, register_first, durability="batch", sync="normal"):  # noqa: ANN001
+    # journal_bytes=4096: the journal (sync="journal") fills and is replayed mid-stream too
+    fs = FeatureStore(tmp / "p.db", durability=durability, sync=sync, batch_size=7, journal_bytes=4096)
     if register_first:  # buckets maintained on write; otherwise built by backfill at first vector()
         fs.register(spec)
     oracle = []
@@ -121,6 +127,13 @@ def test_device_matches_oracle(sc):
 def test_device_matches_oracle_per_event_durability(sc):
     with tempfile.TemporaryDirectory() as d:
         run_scenario(Path(d), *sc, durability="event")
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenario())
+def test_device_matches_oracle_journal_durability(sc):
+    with tempfile.TemporaryDirectory() as d:
+        run_scenario(Path(d), *sc, durability="event", sync="journal")
 
 
 @settings(max_examples=30, deadline=None)

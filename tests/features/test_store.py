@@ -84,11 +84,13 @@ def test_new_file_has_version_and_application_id(tmp_path):
     c = sqlite3.connect(tmp_path / "f.db")
     assert c.execute("PRAGMA user_version").fetchone()[0] == sch.SCHEMA_VERSION
     assert c.execute("PRAGMA application_id").fetchone()[0] == sch.APPLICATION_ID
+    assert c.execute("PRAGMA page_size").fetchone()[0] == sch.PAGE_SIZE
 
 
 def test_migrates_version_1_file_keeping_data(tmp_path):
     """A v1 file (as the first release wrote it) is migrated step by step: v2 adds served vectors,
-    v3 adds the latest-occurrence table of count_distinct streams, filled from the raw events."""
+    v3 adds the latest-occurrence table of count_distinct streams, filled from the raw events, v4
+    clusters the events, v5 drops the per-minute distinct-key buckets."""
     p = tmp_path / "v1.db"
     c = sqlite3.connect(p, isolation_level=None)
     c.execute("PRAGMA journal_mode=WAL")
@@ -119,7 +121,7 @@ def test_migrates_version_1_file_keeping_data(tmp_path):
     fs.vector(spec, "u", at=NOW, record=True)  # the table added by the v2 migration works
     assert len(fs.served()) == 1
     fs.close()
-    assert sqlite3.connect(p).execute("PRAGMA user_version").fetchone()[0] == sch.SCHEMA_VERSION == 4
+    assert sqlite3.connect(p).execute("PRAGMA user_version").fetchone()[0] == sch.SCHEMA_VERSION == 5
 
 
 def test_newer_schema_is_refused_and_file_untouched(tmp_path):
@@ -277,10 +279,15 @@ PAYLOAD = b"MARKER-PAYLOAD-91c2"
 
 
 def file_bytes(p) -> bytes:
+    """The database, its WAL and shared memory, and every per-event journal of the store."""
     out = b""
     for suffix in ("", "-wal", "-shm"):
         q = p.with_name(p.name + suffix)
         if q.exists():
+            out += q.read_bytes()
+    journals = p.with_name(p.name + "-journals")
+    if journals.is_dir():
+        for q in sorted(journals.iterdir()):
             out += q.read_bytes()
     return out
 

@@ -28,23 +28,35 @@ _DLAST = (
 class Accumulator:
     """Bucket deltas of a batch, kept per minute and rolled up to the coarser levels on write."""
 
-    __slots__ = ("num", "dk", "last")
+    __slots__ = ("num", "dk", "last", "seen")
 
-    def __init__(self) -> None:
+    def __init__(self, match_cache: dict[tuple, bool] | None = None) -> None:
         self.num: dict[tuple, list] = {}  # (stream, ent, minute) -> [count, sum, min, max]
         self.dk: set[tuple] = set()  # (stream, ent, minute, key)
         self.last: dict[tuple, int] = {}  # (stream, ent, key) -> latest ts
+        self.seen = match_cache if match_cache is not None else {}  # (attrs JSON, where) -> matches
 
     def __len__(self) -> int:
         return len(self.num) + len(self.dk)
 
-    def add(self, streams, ent, entity, ts, value, attrs) -> None:  # noqa: ANN001
+    def add(self, streams, ent, entity, ts, value, attrs, aj=None) -> None:  # noqa: ANN001
+        """One event; `aj` (its attrs as canonical JSON) lets filter results be reused across events."""
         m = ts // _G0
         num = self.num
         for s in streams:
             where = s.where
-            if where and not matches(attrs, where):
-                continue
+            if where:
+                if aj is None:
+                    if not matches(attrs, where):
+                        continue
+                else:
+                    ok = self.seen.get((aj, where))
+                    if ok is None:
+                        if len(self.seen) > 50_000:
+                            self.seen.clear()
+                        ok = self.seen[(aj, where)] = matches(attrs, where)
+                    if not ok:
+                        continue
             e = 0 if s.any else ent
             dkey = s.dkey
             if dkey:
@@ -71,10 +83,13 @@ class Accumulator:
     def write(self, conn: sqlite3.Connection, known: set | None = None) -> None:
         """Apply the deltas. `known`: distinct-key bucket rows this store already wrote (skipped)."""
         if self.num:
+            rows = []  # the minute rows are the folded deltas themselves; coarser levels are merged
             rolled: dict[tuple, list] = {}
+            coarser = tuple(enumerate(bk.GRANULARITIES))[1:]
             for (sid, e, m), v in self.num.items():
+                rows.append((sid, e, 0, m, *v))
                 t0 = m * _G0
-                for lvl, g in enumerate(bk.GRANULARITIES):
+                for lvl, g in coarser:
                     key = (sid, e, lvl, t0 // g)
                     d = rolled.get(key)
                     if d is None:
@@ -86,19 +101,27 @@ class Accumulator:
                             d[2] = v[2]
                         if v[3] > d[3]:
                             d[3] = v[3]
-            conn.executemany(UPSERT, [(*k, *v) for k, v in rolled.items()])
+            rows += [(*k, *v) for k, v in rolled.items()]
+            conn.executemany(UPSERT, rows)
             self.num.clear()
         if self.dk:
-            rows = {
-                (sid, e, lvl, (m * _G0) // g, k)
-                for sid, e, m, k in self.dk
-                for lvl, g in enumerate(bk.GRANULARITIES)
-            }
-            if known is not None:
-                if len(known) > 500_000:
-                    known.clear()
-                rows -= known
-                known |= rows
+            # Distinct-key buckets from level 1 (15 minutes) up: level-0 runs of a window are read
+            # from the raw events (FeatureStore._slow_distinct). A row's coarser rows are added to
+            # `known` together with it, so the climb stops at the first row already known.
+            if known is None:
+                known = set()
+            elif len(known) > 500_000:
+                known.clear()
+            rows = []
+            grans = bk.GRANULARITIES
+            for sid, e, m, k in self.dk:
+                t0 = m * _G0
+                for lvl in range(1, bk.LEVELS):
+                    r = (sid, e, lvl, t0 // grans[lvl], k)
+                    if r in known:
+                        break
+                    known.add(r)
+                    rows.append(r)
             conn.executemany(DINSERT, rows)
             self.dk.clear()
         if self.last:

@@ -85,6 +85,13 @@ def _inspect(args: argparse.Namespace) -> int:
     )
     if st["events"]:
         print(f"  bytes per event {b['used'] / st['events']:.1f}")
+    if st["journals"]:
+        js = st["journals"]
+        print(
+            f"  journals {len(js)}, {_human(sum(j['bytes'] for j in js))}: "
+            f"{sum(j['events'] for j in js)} events not yet in the database "
+            "(replayed by their store, or by the next store opened writable if it died)"
+        )
     for name, size in list(b.get("tables", {}).items())[:8]:
         print(f"    {name:<28} {_human(size)}")
     print("  event types:")

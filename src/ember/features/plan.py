@@ -17,6 +17,7 @@ NEG_INF = bk.NEG_INF
 ROWS_OFF = 1 << 40  # result ids of raw rows (last, filtered edges) and of count_distinct results
 DIST_OFF = 1 << 41
 _NUMERIC = ("count", "sum", "mean", "min", "max")
+_RAW_COLS = "r.column1 AS g, 1 AS c, e.value AS s, e.value AS lo, e.value AS hi"  # named: may come first
 
 
 class Stream:
@@ -37,6 +38,7 @@ class Group:
     window_us: int | None
     n: int = 1
     top: int = 0  # the coarsest bucket level a window of this length can contain whole
+    count_only: bool = False  # every feature of the group is a count: its buckets are read for cnt only
 
     def __post_init__(self) -> None:
         w = self.window_us
@@ -57,6 +59,7 @@ class Plan:
     blocks: list[tuple[int, int, bool]]  # shared right edge per stream: (stream id, levels, all entities)
     block_base: dict[int, int]  # stream id -> first result id of its block (level L: base + L; raw: + LEVELS)
     block_raw: dict[int, int | None]  # stream id -> event id if its block reads the raw right edge
+    block_count_only: dict[int, bool]  # stream id -> only count features read its right edge
 
 
 def compile_plan(spec: FeatureSpec, streams: dict[tuple, Stream]) -> Plan:
@@ -75,7 +78,17 @@ def compile_plan(spec: FeatureSpec, streams: dict[tuple, Stream]) -> Plan:
             g = groups[key] = Group(len(groups), kind, streams[f.stream], f.window_us, f.width)
         g.n = max(g.n, f.width)
         slots.append((f, g))
-    bucket_rows, raw_ent_rows, raw_any_rows = [], [], []
+    for g in groups.values():
+        g.count_only = g.kind == "num" and all(f.agg == "count" for f, h in slots if h is g)
+    stream_count_only: dict[int, bool] = {}
+    for g in groups.values():
+        if g.kind == "num":
+            sid = g.stream.id
+            stream_count_only[sid] = stream_count_only.get(sid, True) and g.count_only
+    # bucket pieces of count-only groups go to their own join, which reads and sums one column only
+    bucket_rows: list[str] = []
+    count_rows: list[str] = []
+    raw_ent_rows, raw_any_rows = [], []
     top_of: dict[int, int] = {}  # stream id -> deepest level any of its windows reaches
     block_raw: dict[int, int | None] = {}
     rows_parts, dist_parts, slow = [], [], []
@@ -102,9 +115,10 @@ def compile_plan(spec: FeatureSpec, streams: dict[tuple, Stream]) -> Plan:
             )
             continue
         e = "0" if s.any else "?"
+        rows = count_rows if g.count_only else bucket_rows
         for lvl in range(g.top):  # left-edge runs, one per level
-            bucket_rows.append(f"({g.gid},{s.id},{e},{lvl},?,?)")
-        bucket_rows.append(f"({g.gid},{s.id},{e},?,?,?)")  # the middle run, at the level the window reaches
+            rows.append(f"({g.gid},{s.id},{e},{lvl},?,?)")
+        rows.append(f"({g.gid},{s.id},{e},?,?,?)")  # the middle run, at the level the window reaches
         top_of[s.id] = max(top_of.get(s.id, 0), g.top)
         if s.where:  # raw edges filtered in Python: own raw piece and right raw piece
             for _ in range(2):
@@ -129,8 +143,9 @@ def compile_plan(spec: FeatureSpec, streams: dict[tuple, Stream]) -> Plan:
         blocks.append((sid, top, any_))
         block_base[sid] = base
         e = "0" if any_ else "?"
+        rows = count_rows if stream_count_only[sid] else bucket_rows
         for lvl in range(top):
-            bucket_rows.append(f"({base + lvl},{sid},{e},{lvl},?,?)")
+            rows.append(f"({base + lvl},{sid},{e},{lvl},?,?)")
         ev = block_raw[sid]
         if ev is not None:
             if any_:
@@ -151,22 +166,29 @@ def compile_plan(spec: FeatureSpec, streams: dict[tuple, Stream]) -> Plan:
         )
     if raw_ent_rows:
         num_parts.append(
-            f"SELECT r.column1, 1, e.value, e.value, e.value FROM (VALUES {','.join(raw_ent_rows)}) AS r "
+            f"SELECT {_RAW_COLS} FROM (VALUES {','.join(raw_ent_rows)}) AS r "
             f"CROSS JOIN events AS e ON r.column4 < r.column5 AND e.ev = r.column2 AND e.ent = r.column3 "
             f"AND e.ts >= r.column4 "
             f"AND e.ts < r.column5"
         )
     if raw_any_rows:
         num_parts.append(
-            f"SELECT r.column1, 1, e.value, e.value, e.value FROM (VALUES {','.join(raw_any_rows)}) AS r "
+            f"SELECT {_RAW_COLS} FROM (VALUES {','.join(raw_any_rows)}) AS r "
             f"CROSS JOIN events AS e ON r.column3 < r.column4 AND e.ev = r.column2 AND e.ts >= r.column3 "
             f"AND e.ts < r.column4"
         )
-    num_sql = (
-        "SELECT g, sum(c), sum(s), min(lo), max(hi) FROM (" + " UNION ALL ".join(num_parts) + ") GROUP BY g"
-        if num_parts
-        else None
-    )
+    num_terms = []
+    if num_parts:
+        union = " UNION ALL ".join(num_parts)
+        num_terms.append(f"SELECT g, sum(c), sum(s), min(lo), max(hi) FROM ({union}) GROUP BY g")
+    if count_rows:  # a group may also have raw-edge rows above: the store merges both result rows
+        num_terms.append(
+            f"SELECT r.column1, sum(b.cnt), 0.0, 0.0, 0.0 FROM (VALUES {','.join(count_rows)}) AS r "
+            f"CROSS JOIN buckets AS b ON r.column5 <= r.column6 AND b.stream = r.column2 "
+            f"AND b.ent = r.column3 AND b.lvl = r.column4 AND b.b BETWEEN r.column5 AND r.column6 "
+            f"GROUP BY r.column1"
+        )
+    num_sql = " UNION ALL ".join(num_terms) if num_terms else None
     dist_sql = _chunks(dist_parts)
     rows_sql = _chunks(rows_parts)
     # Everything in one compound statement (a single snapshot, no BEGIN/COMMIT round trips), as long
@@ -189,6 +211,7 @@ def compile_plan(spec: FeatureSpec, streams: dict[tuple, Stream]) -> Plan:
         blocks,
         block_base,
         block_raw,
+        stream_count_only,
     )
 
 

@@ -21,7 +21,11 @@ from typing import TypeVar
 from ember.features.errors import FeatureStoreError, SchemaVersionError
 
 APPLICATION_ID = 0x454D4246  # "EMBF"
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
+# Page size of new files (an existing file keeps its own). Measured at 16 KiB: batched logging at
+# most ~5% faster and vector() 3%, but per-event commits 25-40% slower (each commit writes every
+# page it dirtied to the WAL, ~10 pages per event), so the default 4 KiB stays.
+PAGE_SIZE = 4096
 T = TypeVar("T")
 
 # Version 1: events, time buckets, specs, retention log.
@@ -136,8 +140,16 @@ CREATE INDEX events_by_time ON events(ev, ts);
 INSERT INTO meta(key, value) SELECT 'seq', coalesce(max(seq), 0) FROM events;
 """
 
+# Version 5: distinct-key buckets from the 15-minute level up (a window's minute runs read raw events
+# instead: 40% fewer rows written per event); per-event journals (`ember.features.journal`) beside
+# the file, whose replay marks live in meta. An older Ember would neither read the minute runs from
+# the raw events nor replay a journal, so it must refuse the file: hence a new version.
+_V5 = """
+DELETE FROM dbuckets WHERE lvl = 0;
+"""
+
 # MIGRATIONS[i] takes a file from version i to version i + 1: a SQL script or a function.
-MIGRATIONS: tuple[str | Callable[[sqlite3.Connection], None], ...] = (_V1, _V2, _v3, _V4)
+MIGRATIONS: tuple[str | Callable[[sqlite3.Connection], None], ...] = (_V1, _V2, _v3, _V4, _V5)
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
 
@@ -240,6 +252,8 @@ def create(path: Path) -> None:
     try:
         c = sqlite3.connect(os.fspath(tmp), isolation_level=None)
         try:
+            # set first (after auto_vacuum SQLite silently ignores it); see PAGE_SIZE
+            c.execute(f"PRAGMA page_size = {PAGE_SIZE}")
             c.execute("PRAGMA auto_vacuum = INCREMENTAL")  # only takes effect before the first table
             c.execute("PRAGMA journal_mode = WAL")
             migrate(c, path)

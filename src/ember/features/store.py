@@ -6,6 +6,7 @@ storage layout, the bucket scheme (`ember.features.buckets`) and the durability 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import json
 import logging
@@ -15,7 +16,7 @@ import random
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,10 @@ import numpy as np
 from ember.features import buckets as bk
 from ember.features.accumulate import Accumulator
 from ember.features.errors import FeatureSpecError, FeatureStoreError
+from ember.features.journal import CAPACITY as JOURNAL_CAPACITY
+from ember.features.journal import DeadJournal, Journal, claim_dead, encode, release_all
+from ember.features.journal import pending as journal_pending
+from ember.features.jsonenc import encode as encode_attrs
 from ember.features.plan import DIST_OFF, NEG_INF, ROWS_OFF, Group, Plan, Stream, compile_plan
 from ember.features.schema import connect, retry_locked
 from ember.features.spec import (
@@ -109,14 +114,20 @@ def _seconds(x: Any, what: str) -> float:
 class FeatureStore:
     """Events in, feature vectors out, in one SQLite file (WAL mode).
 
-    durability="event": every `log()` is its own committed transaction (returns only once durable).
+    durability="event": `log()` returns only once the event is durable: with sync="full" or "normal"
+    every `log()` is its own committed SQLite transaction; with sync="journal" it is appended to this
+    store's journal file with one write and one fdatasync, and the journal is replayed into SQLite
+    every `batch_size` events (and by `vector()`, `flush()`, `close()`; after a crash, by the next
+    store opened writable on the file). See `ember.features.journal`.
     durability="batch": `log()` buffers; `flush()` (also called by `vector()`, every `batch_size`
     events and on `close()`) commits the buffer in one transaction. Events not yet flushed are lost
     if the process dies.
     cache_mb / mmap_mb: SQLite page cache and memory-mapped read window per connection.
+    journal_bytes: size of the preallocated journal (sync="journal"); a full journal is replayed first.
     sync="full" (SQLite synchronous=FULL, fsync on every commit: survives power loss) or "normal"
     (WAL synchronous=NORMAL: a commit survives a process crash; the last commits may be lost on power
-    loss).
+    loss) or "journal" (durability="event" only: fdatasync of the journal per event, survives power
+    loss; other connections see the events once they are replayed).
     """
 
     def __init__(
@@ -136,11 +147,17 @@ class FeatureStore:
         maintenance_every: int = 100_000,
         cache_mb: int = 16,
         mmap_mb: int = 64,
+        journal_bytes: int = JOURNAL_CAPACITY,
     ) -> None:
         if durability not in ("event", "batch"):
             raise FeatureStoreError(f"durability must be 'event' or 'batch', found {durability!r}")
-        if sync not in ("full", "normal"):
-            raise FeatureStoreError(f"sync must be 'full' or 'normal', found {sync!r}")
+        if sync not in ("full", "normal", "journal"):
+            raise FeatureStoreError(f"sync must be 'full', 'normal' or 'journal', found {sync!r}")
+        if sync == "journal" and durability != "event":
+            raise FeatureStoreError(
+                "sync='journal' makes every log() durable, so it goes with durability='event'; "
+                "use durability='batch' with sync='full' or 'normal' for batched commits"
+            )
         if not 0.0 <= serve_sample_rate <= 1.0:
             raise FeatureStoreError(f"serve_sample_rate must be in [0, 1], found {serve_sample_rate}")
         self.path = Path(path)
@@ -168,10 +185,17 @@ class FeatureStore:
         self._streams: dict[int, list[Stream]] = {}
         self._ent: dict[str, int] = {}
         self._dk_known: set[tuple] = set()  # distinct-key bucket rows known to be in the file
+        self._match_cache: dict[tuple, bool] = {}  # (attrs JSON, where) -> matches(): a pure function
         self._seq = 0
+        self._journal: Journal | None = None
         try:
             self._conn = connect(
-                self.path, readonly=readonly, sync=sync, timeout=timeout, cache_mb=cache_mb, mmap_mb=mmap_mb
+                self.path,
+                readonly=readonly,
+                sync="normal" if sync == "normal" else "full",  # journal: replays commit with fsync
+                timeout=timeout,
+                cache_mb=cache_mb,
+                mmap_mb=mmap_mb,
             )
         except sqlite3.DatabaseError as exc:
             raise FeatureStoreError(
@@ -179,20 +203,38 @@ class FeatureStore:
                 f"(or a new path) — check the path, disk space and permissions"
             ) from None
         self._closed = False
+        if not readonly:
+            try:
+                self._recover_journals()
+                if sync == "journal":
+                    self._journal = Journal(self.path, max(4096, int(journal_bytes)))
+            except BaseException:
+                self._conn.close()
+                self._closed = True
+                raise
 
     # -- lifecycle -------------------------------------------------------------------------------
     def close(self) -> None:
         with self._lock:
             if self._closed:
                 return
+            j = self._journal
             try:
                 if not self.readonly:
-                    self._flush_locked()
+                    self._flush_locked()  # with the journal still attached: the replay mark goes along
+                    if j is not None:
+                        self._journal = None
+                        j.close()  # replayed and zeroed: remove it, then its replay mark
+                        self._drop_journal_mark(j.meta_key)
+                        j = None
                     try:
                         self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
                     except sqlite3.OperationalError:
                         pass
             finally:
+                if j is not None:
+                    self._journal = None
+                    j.abandon()  # not (all) replayed: the next store opened on the file recovers it
                 self._conn.close()
                 self._closed = True
 
@@ -328,10 +370,13 @@ class FeatureStore:
             ts = _seconds(ts, "ts")
         ts_us = int(round(ts * 1_000_000.0))
         if attrs:
-            if not isinstance(attrs, Mapping) or not all(type(k) is str for k in attrs):
+            if type(attrs) is not dict and not isinstance(attrs, Mapping):
                 raise FeatureStoreError(f"attrs must be a dict with string keys, found {attrs!r}")
+            for k in attrs:
+                if type(k) is not str:
+                    raise FeatureStoreError(f"attrs must be a dict with string keys, found {attrs!r}")
             try:
-                aj = _ENC.encode(attrs)
+                aj = encode_attrs(attrs)
             except (TypeError, ValueError) as exc:
                 raise FeatureStoreError(
                     f"attrs must be JSON-serializable with finite numbers: {exc}"
@@ -340,14 +385,93 @@ class FeatureStore:
             aj, attrs = None, None
         rec = (event, entity, ts_us, value, aj, attrs)
         with self._lock:
-            self._check_open()
-            if self.durability == "batch":
+            if self._closed:
+                self._check_open()
+            if self._journal is not None:
+                self._log_journal(rec)
+            elif self.durability == "batch":
                 self._pending.append(rec)
                 if len(self._pending) >= self._batch_size:
                     self._flush_locked()
             else:
                 self._write_tx(lambda c: self._write_records(c, [rec], []), "log")
                 self._after_write(1)
+
+    def _log_journal(self, rec: tuple) -> None:
+        j = self._journal
+        assert j is not None
+        event, entity, ts_us, value, aj, _ = rec
+        try:
+            data = encode(j.seq + 1, event, entity, ts_us, value, aj)
+        except ValueError as exc:
+            raise FeatureStoreError(f"cannot log event {event!r}: {exc}") from None
+        if not j.fits(len(data)):
+            self._flush_locked()  # replays the journal into SQLite and empties it
+        if not j.fits(len(data)):  # larger than the whole journal: one fsynced SQLite commit instead
+            self._write_tx(lambda c: self._write_records(c, [rec], []), "log")
+            self._after_write(1)
+            return
+        try:
+            j.append(data)
+        except OSError as exc:
+            raise FeatureStoreError(
+                f"log: writing the journal {j.path} failed ({exc}); the event was not recorded — "
+                f"check disk space"
+            ) from None
+        self._pending.append(rec)
+        if len(self._pending) >= self._batch_size:
+            self._flush_locked()
+
+    def _recover_journals(self) -> int:
+        """Replay the journals of stores that died before replaying them; returns the events added."""
+        dead = claim_dead(self.path)
+        try:
+            return sum(self._replay_dead(j) for j in dead)
+        finally:
+            release_all(dead)
+
+    def _replay_dead(self, j: DeadJournal) -> int:
+        if j.scan.torn:
+            log_.warning(
+                "feature store %s: journal %s ended in a torn or corrupt record (a crash during its "
+                "write, before log() returned); it was discarded, the %d records before it were kept",
+                self.path,
+                j.path,
+                len(j.scan.records),
+            )
+
+        def tx(conn: sqlite3.Connection) -> int:
+            row = conn.execute("SELECT value FROM meta WHERE key = ?", (j.meta_key,)).fetchone()
+            upto = row[0] if row else 0  # records up to here were replayed before the crash
+            recs = [
+                (ev, ent, ts, v, aj, json.loads(aj) if aj else None)
+                for seq, (ev, ent, ts, v, aj) in j.scan.records
+                if seq > upto
+            ]
+            last = j.scan.records[-1][0] if j.scan.records else upto
+            self._write_records(conn, recs, [], (j.meta_key, max(last, upto)))
+            return len(recs)
+
+        with self._synchronous_full():
+            n = self._write_tx(tx, "journal recovery")
+        j.remove()  # only after the replay is durable; its mark after the removal is
+        self._drop_journal_mark(j.meta_key)
+        return n
+
+    def _drop_journal_mark(self, key: str) -> None:
+        self._write_tx(lambda c: c.execute("DELETE FROM meta WHERE key = ?", (key,)), "journal cleanup")
+
+    @contextlib.contextmanager
+    def _synchronous_full(self) -> Iterator[None]:
+        """Commits inside are fsynced even on a sync="normal" connection (a journal is removed after)."""
+        if self.sync != "normal":
+            yield
+            return
+        self._conn.execute("PRAGMA synchronous = FULL")
+        try:
+            yield
+        finally:
+            self._conn.execute("PRAGMA synchronous = NORMAL")
 
     def flush(self) -> int:
         """Commit buffered events (durability='batch'). Returns how many were written."""
@@ -360,11 +484,15 @@ class FeatureStore:
             return 0
         recs, served = self._pending, self._pending_served
         self._pending, self._pending_served = [], []
+        j = self._journal
+        mark = (j.meta_key, j.seq) if j is not None and recs else None
         try:
-            self._write_tx(lambda c: self._write_records(c, recs, served), "flush")
+            self._write_tx(lambda c: self._write_records(c, recs, served, mark), "flush")
         except BaseException:
             self._pending[:0], self._pending_served[:0] = recs, served  # keep them for the next try
             raise
+        if mark is not None:
+            j.reset()  # the events are committed (with fsync): overwrite them in the journal
         self._after_write(len(recs))
         return len(recs)
 
@@ -374,11 +502,19 @@ class FeatureStore:
             self._since_maintenance = 0
             self._maintain_locked(None)
 
-    def _write_records(self, conn: sqlite3.Connection, recs: list[tuple], served: list[tuple]) -> None:
+    def _write_records(
+        self,
+        conn: sqlite3.Connection,
+        recs: list[tuple],
+        served: list[tuple],
+        journal_mark: tuple[str, int] | None = None,
+    ) -> None:
+        if journal_mark is not None:  # the last journal record these events come from: replay once only
+            conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", journal_mark)
         if recs:
             seq = self._seq  # read by _sync_caches at the start of this write transaction
             rows = []
-            acc = Accumulator()
+            acc = Accumulator(self._match_cache)
             ev_cache, ent_cache, streams_by_ev = self._ev, self._ent, self._streams
             for event, entity, ts, value, aj, attrs in recs:
                 ev = ev_cache.get(event) or self._ev_id(conn, event)
@@ -387,7 +523,7 @@ class FeatureStore:
                 rows.append((ev, ent, ts, seq, value, aj))
                 streams = streams_by_ev.get(ev)
                 if streams:
-                    acc.add(streams, ent, entity, ts, value, attrs)
+                    acc.add(streams, ent, entity, ts, value, attrs, aj)
             conn.executemany("INSERT INTO events(ev, ent, ts, seq, value, attrs) VALUES (?,?,?,?,?,?)", rows)
             conn.execute("UPDATE meta SET value = ? WHERE key = 'seq'", (seq,))
             self._seq = seq
@@ -562,6 +698,8 @@ class FeatureStore:
         # shared blocks; raw edges per entity (groups, blocks); raw edges of all entities (groups, blocks)
         num_b: list[Any] = []
         num_bb: list[Any] = []
+        cnt_b: list[Any] = []  # bucket pieces of count-only groups and right edges (their own join)
+        cnt_bb: list[Any] = []
         num_re: list[Any] = []
         num_reb: list[Any] = []
         num_ra: list[Any] = []
@@ -603,7 +741,10 @@ class FeatureStore:
                     (*e, *own),
                     sp,
                 )
-            num_b += frag[0]
+            if g.count_only:
+                cnt_b += frag[0]
+            else:
+                num_b += frag[0]
             sp = frag[2]
             split_of[g.gid] = sp
             if s.where:
@@ -621,11 +762,12 @@ class FeatureStore:
         for sid, levels, ev_any in plan.blocks:
             k, want_raw = need.get(sid, (0, False))
             e = () if ev_any else (ent,)
+            bb = cnt_bb if plan.block_count_only[sid] else num_bb
             for lvl in range(levels):
-                num_bb += (*e, *(rr[lvl][1:] if lvl < k else (1, 0)))
+                bb += (*e, *(rr[lvl][1:] if lvl < k else (1, 0)))
             if plan.block_raw[sid] is not None:
                 (num_rab if ev_any else num_reb).extend((*e, *(rraw if want_raw else (1, 0))))
-        num_params = num_b + num_bb + num_re + num_reb + num_ra + num_rab
+        num_params = num_b + num_bb + num_re + num_reb + num_ra + num_rab + cnt_b + cnt_bb
         if single:  # one statement: one consistent snapshot without BEGIN/COMMIT
             results: Any = conn.execute(plan.single_sql, num_params + dist_p + rows_p).fetchall()
         else:
@@ -647,7 +789,8 @@ class FeatureStore:
                     if row[1] != self._gen:
                         raise _Stale
                 else:
-                    num[gid] = list(row[1:])
+                    got = num.get(gid)  # a count-only group can have a bucket row and a raw-edge row
+                    num[gid] = list(row[1:]) if got is None else _merge(got, row[1:])
             elif gid >= DIST_OFF:
                 gid -= DIST_OFF
                 n, latest = row[1], row[2]
@@ -683,8 +826,15 @@ class FeatureStore:
                 acc = _merge(acc, num.get(plan.block_base[sid] + bk.LEVELS))
             if acc is not None:
                 num[g.gid] = acc
+        seen = self._match_cache
+        if len(seen) > 50_000:
+            seen.clear()
         for gid, value, aj in filtered:  # raw edges of filtered streams, filtered by the one `matches`
-            if not matches(json.loads(aj) if aj else None, groups[gid].stream.where):
+            where = groups[gid].stream.where
+            ok = seen.get((aj, where))
+            if ok is None:
+                ok = seen[(aj, where)] = matches(json.loads(aj) if aj else None, where)
+            if not ok:
                 continue
             acc = num.get(gid)
             if acc is None:
@@ -734,7 +884,12 @@ class FeatureStore:
         ent_sql, e = ("ent = 0", ()) if s.any else ("ent = ?", (ent,))
         keys: set[str] = set()
         dp = bk.decompose(a, b)
+        raw = list(dp.raw)
+        g0 = bk.GRANULARITIES[0]
         for lvl, lo, hi in dp.runs:
+            if lvl == 0:  # no distinct-key buckets per minute (schema 5): the raw events instead
+                raw.append((lo * g0, (hi + 1) * g0))
+                continue
             cur = conn.execute(
                 f"SELECT DISTINCT k FROM dbuckets WHERE stream = ? AND {ent_sql} AND lvl = ? "
                 "AND b BETWEEN ? AND ?",
@@ -742,7 +897,7 @@ class FeatureStore:
             )
             keys.update(k for (k,) in cur)
         raw_ent = "" if s.any else " AND e.ent = ?"
-        for lo, hi in dp.raw:
+        for lo, hi in raw:
             cur = conn.execute(
                 "SELECT n.name, e.value, e.attrs FROM events e JOIN entities n ON n.id = e.ent "
                 f"WHERE e.ev = ?{raw_ent} AND e.ts >= ? AND e.ts < ?",
@@ -810,6 +965,8 @@ class FeatureStore:
         with self._lock:
             self._check_open()
             self._flush_locked()
+            if not self.readonly:
+                self._recover_journals()
             return self._maintain_locked(now)
 
     def _maintain_locked(self, now: float | None) -> list[EvictionReport]:
@@ -890,12 +1047,15 @@ class FeatureStore:
                 continue
             before = conn.total_changes
             if keep:
+                # keep the newest `keep` of the rows before the horizon (per entity and overall): a
+                # `last` read at `now` or later may need them even when newer rows exist, for those
+                # may lie after the moment read (found by the retention property test)
                 conn.execute(
                     "DELETE FROM events WHERE ev = ?1 AND ts < ?2 AND seq NOT IN ("
                     " SELECT seq FROM (SELECT seq, row_number() OVER"
                     " (PARTITION BY ent ORDER BY ts DESC, seq DESC)"
-                    "  AS rn FROM events WHERE ev = ?1) WHERE rn <= ?3"
-                    " UNION SELECT seq FROM (SELECT seq FROM events WHERE ev = ?1"
+                    "  AS rn FROM events WHERE ev = ?1 AND ts < ?2) WHERE rn <= ?3"
+                    " UNION SELECT seq FROM (SELECT seq FROM events WHERE ev = ?1 AND ts < ?2"
                     " ORDER BY ts DESC, seq DESC LIMIT ?3))",
                     (ev, h, keep),
                 )
@@ -962,7 +1122,8 @@ class FeatureStore:
         """Remove every event, bucket and served vector of `entity`, overwriting it in the file and WAL."""
         with self._lock:
             self._check_open()
-            self._flush_locked()
+            self._flush_locked()  # also overwrites this store's journal with zeros
+            self._recover_journals()  # events of dead stores' journals are forgotten too
             n_events, n_served, rebuilt = self._write_tx(lambda c: self._forget_tx(c, entity), "forget")
             return ForgetReport(entity, n_events, n_served, rebuilt, self._truncate_wal())
 
@@ -1007,6 +1168,9 @@ class FeatureStore:
             self._check_open()
             self._pending.clear()
             self._pending_served.clear()
+            if self._journal is not None:
+                self._journal.reset()
+            self._recover_journals()
 
             def tx(conn: sqlite3.Connection) -> tuple[int, int]:
                 self._dk_known.clear()
@@ -1112,6 +1276,7 @@ class FeatureStore:
                     "free": fl * ps,
                 },
                 "pending": len(self._pending),
+                "journals": journal_pending(self.path),
             }
             try:
                 out["bytes"]["tables"] = {
@@ -1123,6 +1288,3 @@ class FeatureStore:
             except sqlite3.OperationalError:
                 pass  # SQLite built without dbstat
         return out
-
-
-_ENC = json.JSONEncoder(sort_keys=True, separators=(",", ":"), allow_nan=False)
