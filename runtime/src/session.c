@@ -94,16 +94,27 @@ ember_status ember_session_create(const ember_program *p, const ember_session_op
   return EMBER_OK;
 }
 
+/* input `index` if it exists and takes `nbytes`, else NULL with the error recorded */
+static ember_tensor *input_tensor(ember_session *s, int32_t index, size_t nbytes) {
+  if (index < 0 || (uint32_t)index >= s->p->n_inputs) {
+    ember_fail(s->err, sizeof s->err, EMBER_ERR_INVALID_ARGUMENT, "input index %d out of range (model has %u)", index,
+               s->p->n_inputs);
+    return NULL;
+  }
+  ember_tensor *t = s->tptr[s->p->io[index]];
+  if (nbytes != t->nbytes) {
+    ember_fail(s->err, sizeof s->err, EMBER_ERR_INVALID_ARGUMENT,
+               "input %d (%s) takes %llu bytes, got %zu: check its shape and dtype", index, s->p->strings + t->name,
+               (unsigned long long)t->nbytes, nbytes);
+    return NULL;
+  }
+  return t;
+}
+
 ember_status ember_session_set_input(ember_session *s, int32_t index, const void *data, size_t nbytes) {
   if (!s || !data) return EMBER_ERR_INVALID_ARGUMENT;
-  if (index < 0 || (uint32_t)index >= s->p->n_inputs)
-    return ember_fail(s->err, sizeof s->err, EMBER_ERR_INVALID_ARGUMENT, "input index %d out of range (model has %u)",
-                      index, s->p->n_inputs);
-  ember_tensor *t = s->tptr[s->p->io[index]];
-  if (nbytes != t->nbytes)
-    return ember_fail(s->err, sizeof s->err, EMBER_ERR_INVALID_ARGUMENT,
-                      "input %d (%s) takes %llu bytes, got %zu: check its shape and dtype", index,
-                      s->p->strings + t->name, (unsigned long long)t->nbytes, nbytes);
+  ember_tensor *t = input_tensor(s, index, nbytes);
+  if (!t) return EMBER_ERR_INVALID_ARGUMENT;
   t->data = s->arena + s->p->tensors[s->p->io[index]].offset; /* back in the arena if it was bound */
   memcpy(t->data, data, nbytes);
   return EMBER_OK;
@@ -111,14 +122,8 @@ ember_status ember_session_set_input(ember_session *s, int32_t index, const void
 
 ember_status ember_session_bind_input(ember_session *s, int32_t index, const void *data, size_t nbytes) {
   if (!s || !data) return EMBER_ERR_INVALID_ARGUMENT;
-  if (index < 0 || (uint32_t)index >= s->p->n_inputs)
-    return ember_fail(s->err, sizeof s->err, EMBER_ERR_INVALID_ARGUMENT, "input index %d out of range (model has %u)",
-                      index, s->p->n_inputs);
-  ember_tensor *t = s->tptr[s->p->io[index]];
-  if (nbytes != t->nbytes)
-    return ember_fail(s->err, sizeof s->err, EMBER_ERR_INVALID_ARGUMENT,
-                      "input %d (%s) takes %llu bytes, got %zu: check its shape and dtype", index,
-                      s->p->strings + t->name, (unsigned long long)t->nbytes, nbytes);
+  ember_tensor *t = input_tensor(s, index, nbytes);
+  if (!t) return EMBER_ERR_INVALID_ARGUMENT;
   if ((uintptr_t)data % EMBER_ALIGN)
     return ember_fail(s->err, sizeof s->err, EMBER_ERR_INVALID_ARGUMENT,
                       "input %d: bound memory must be %d-byte aligned (use ember_session_set_input to copy)", index,

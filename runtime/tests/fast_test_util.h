@@ -15,16 +15,16 @@
 
 static int g_pass, g_fail;
 static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
-static uint32_t rnd(void) {
+static inline uint32_t rnd(void) {
   rng_state ^= rng_state << 13;
   rng_state ^= rng_state >> 7;
   rng_state ^= rng_state << 17;
   return (uint32_t)(rng_state >> 11);
 }
-static float frand(void) { return (float)(rnd() % 20001) / 10000.f - 1.f; }
-static size_t irand(size_t lo, size_t hi) { return lo + rnd() % (hi - lo + 1); }
+static inline float frand(void) { return (float)(rnd() % 20001) / 10000.f - 1.f; }
+static inline size_t irand(size_t lo, size_t hi) { return lo + rnd() % (hi - lo + 1); }
 
-static void check(int ok, const char *what, double err) {
+static inline void check(int ok, const char *what, double err) {
   if (ok) {
     g_pass++;
   } else {
@@ -33,7 +33,7 @@ static void check(int ok, const char *what, double err) {
   }
 }
 
-static double max_rel_err(const float *a, const float *b, size_t n) {
+static inline double max_rel_err(const float *a, const float *b, size_t n) {
   double worst = 0;
   for (size_t i = 0; i < n; i++) {
     double d = fabs((double)a[i] - b[i]) / (1.0 + fabs((double)b[i]));
@@ -42,13 +42,13 @@ static double max_rel_err(const float *a, const float *b, size_t n) {
   return worst;
 }
 
-static float *frand_array(int64_t n) {
+static inline float *frand_array(int64_t n) {
   float *p = malloc(sizeof(float) * (size_t)(n ? n : 1));
   for (int64_t i = 0; i < n; i++) p[i] = frand();
   return p;
 }
 
-static ember_tensor tensor(int rank, const int64_t *dims, int storage, float *data) {
+static inline ember_tensor tensor(int rank, const int64_t *dims, int storage, float *data) {
   ember_tensor t;
   memset(&t, 0, sizeof t);
   t.dtype = EMBER_DTYPE_F32;
@@ -66,7 +66,7 @@ static ember_tensor tensor(int rank, const int64_t *dims, int storage, float *da
 
 
 /* run op through the ref kernel and the fast kernel (prepare + eval), compare */
-static void compare_op_tol(int32_t op, const ember_tensor **in, int n_in, ember_tensor *y_ref, ember_tensor *y_fast,
+static inline void compare_op_tol(int32_t op, const ember_tensor **in, int n_in, ember_tensor *y_ref, ember_tensor *y_fast,
                            const int64_t *attr, int n_attr, ember_pool *pool, const char *what, double tol) {
   char err[256] = {0};
   ember_kargs a;
@@ -118,7 +118,7 @@ static void compare_op_tol(int32_t op, const ember_tensor **in, int n_in, ember_
   free(ref_scratch);
 }
 
-static void compare_op(int32_t op, const ember_tensor **in, int n_in, ember_tensor *y_ref, ember_tensor *y_fast,
+static inline void compare_op(int32_t op, const ember_tensor **in, int n_in, ember_tensor *y_ref, ember_tensor *y_fast,
                        const int64_t *attr, int n_attr, ember_pool *pool, const char *what) {
   compare_op_tol(op, in, n_in, y_ref, y_fast, attr, n_attr, pool, what, 2e-5);
 }

@@ -9,44 +9,7 @@
 
 #include "../kernels/fast/f32_gemm.h"
 #include "../kernels/fast/vmath.h"
-#include "internal.h"
-#include "ref_kernels.h"
-#include "threadpool.h"
-
-static int g_pass, g_fail;
-static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
-static uint32_t rnd(void) {
-  rng_state ^= rng_state << 13;
-  rng_state ^= rng_state >> 7;
-  rng_state ^= rng_state << 17;
-  return (uint32_t)(rng_state >> 11);
-}
-static float frand(void) { return (float)(rnd() % 20001) / 10000.f - 1.f; }
-static size_t irand(size_t lo, size_t hi) { return lo + rnd() % (hi - lo + 1); }
-
-static void check(int ok, const char *what, double err) {
-  if (ok) {
-    g_pass++;
-  } else {
-    g_fail++;
-    printf("FAIL %s (max err %g)\n", what, err);
-  }
-}
-
-static double max_rel_err(const float *a, const float *b, size_t n) {
-  double worst = 0;
-  for (size_t i = 0; i < n; i++) {
-    double d = fabs((double)a[i] - b[i]) / (1.0 + fabs((double)b[i]));
-    if (!(d <= worst)) worst = d;
-  }
-  return worst;
-}
-
-static float *frand_array(int64_t n) {
-  float *p = malloc(sizeof(float) * (size_t)(n ? n : 1));
-  for (int64_t i = 0; i < n; i++) p[i] = frand();
-  return p;
-}
+#include "fast_test_util.h"
 
 static void test_ukernel(ember_f32_ukernel uk, size_t max_mr, size_t max_nr, const char *name) {
   for (int trial = 0; trial < 300; trial++) {
@@ -143,74 +106,12 @@ static void test_gemv(ember_f32_gemv_fn fn, const char *name) {
   }
 }
 
-static ember_tensor tensor(int rank, const int64_t *dims, int storage, float *data) {
-  ember_tensor t;
-  memset(&t, 0, sizeof t);
-  t.dtype = EMBER_DTYPE_F32;
-  t.rank = rank;
-  t.numel = 1;
-  for (int i = 0; i < rank; i++) {
-    t.dims[i] = dims[i];
-    t.numel *= dims[i];
-  }
-  t.nbytes = (uint64_t)t.numel * 4;
-  t.storage = (uint32_t)storage;
-  t.data = data;
-  return t;
-}
-
-
 static double g_tol = 2e-5; /* compare_op's bound on max_rel_err; long fp32 sums (linear, K > 600) raise it */
 
-/* run op through the ref kernel and the fast kernel (prepare + eval), compare */
-static void compare_op(int32_t op, const ember_tensor **in, int n_in, ember_tensor *y_ref, ember_tensor *y_fast,
-                       const int64_t *attr, int n_attr, ember_pool *pool, const char *what) {
-  char err[256] = {0};
-  ember_kargs a;
-  memset(&a, 0, sizeof a);
-  a.op = op;
-  a.in = in;
-  a.n_in = n_in;
-  a.n_out = 1;
-  a.attr = attr;
-  a.n_attr = n_attr;
-  a.err = err;
-  a.err_len = sizeof err;
-  ember_tensor *outs[1] = {y_ref};
-  a.out = outs;
-  uint64_t scratch = 0;
-  if (ember_kernel_for(op)->check(&a, &scratch) != EMBER_OK) {
-    check(0, err, 0);
-    return;
-  }
-  void *ref_scratch = aligned_alloc(64, (scratch + 63) / 64 * 64 + 64);
-  a.scratch = ref_scratch;
-  ember_kernel_for(op)->eval(&a);
-  const ember_fast_kernel *fk = ember_fast_kernel_select(&a);
-  if (!fk) {
-    check(0, "fast kernel does not apply", 0);
-    free(ref_scratch);
-    return;
-  }
-  void *packed = NULL;
-  uint64_t packed_bytes = 0, per_thread = 0;
-  fk->prepare(&a, &packed, &packed_bytes, &per_thread);
-  int threads = ember_pool_threads(pool);
-  uint64_t stride = (per_thread + 63) / 64 * 64;
-  void *scratch_mem = aligned_alloc(64, stride * (uint64_t)threads + 64);
-  outs[0] = y_fast;
-  a.scratch = scratch_mem;
-  a.scratch_stride = stride;
-  a.packed = packed;
-  a.pool = pool;
-  fk->eval(&a);
-  double e = max_rel_err(y_fast->data, y_ref->data, (size_t)y_ref->numel);
-  check(e < g_tol, what, e);
-  free(packed);
-  free(scratch_mem);
-  free(ref_scratch);
+static void compare_op_gtol(int32_t op, const ember_tensor **in, int n_in, ember_tensor *y_ref, ember_tensor *y_fast,
+                            const int64_t *attr, int n_attr, ember_pool *pool, const char *what) {
+  compare_op_tol(op, in, n_in, y_ref, y_fast, attr, n_attr, pool, what, g_tol);
 }
-
 static void test_linear(ember_pool *pool) {
   for (int trial = 0; trial < 52; trial++) {
     int64_t m = (int64_t)irand(1, trial % 3 ? 20 : 100), k = (int64_t)irand(1, 600), n = (int64_t)irand(1, 70);
@@ -237,7 +138,7 @@ static void test_linear(ember_pool *pool) {
     char what[128];
     snprintf(what, sizeof what, "linear m=%lld k=%lld n=%lld act=%d threads=%d", (long long)m, (long long)k,
              (long long)n, trial % 9, ember_pool_threads(pool));
-    compare_op(EMBER_OP_LINEAR, in, trial % 2 ? 3 : 2, &y1, &y2, attr, 3, pool, what);
+    compare_op_gtol(EMBER_OP_LINEAR, in, trial % 2 ? 3 : 2, &y1, &y2, attr, 3, pool, what);
     /* the same product with the weight packed into panels (as the exporter writes linear_packed) */
     int64_t panels = (n + 15) / 16, pd[3] = {panels, k, 16};
     float *pv = aligned_alloc(64, (size_t)(panels * k * 16) * 4 + 64);
@@ -251,7 +152,7 @@ static void test_linear(ember_pool *pool) {
     memset(yr, 0, (size_t)(m * n) * 4);
     memset(yf, 0, (size_t)(m * n) * 4);
     strncat(what, " packed", sizeof what - strlen(what) - 1);
-    compare_op(EMBER_OP_LINEAR_PACKED, inp, trial % 2 ? 3 : 2, &y1, &y2, pattr, 4, pool, what);
+    compare_op_gtol(EMBER_OP_LINEAR_PACKED, inp, trial % 2 ? 3 : 2, &y1, &y2, pattr, 4, pool, what);
     free(pv);
     free(xv);
     free(wv);
@@ -291,7 +192,7 @@ static void test_conv(ember_pool *pool) {
              "p=%lld,%lld threads=%d", (long long)n, (long long)c, (long long)o, (long long)groups, (long long)h,
              (long long)wd, (long long)kh, (long long)kw, (long long)sh, (long long)sw, (long long)dh, (long long)dw,
              (long long)ph, (long long)pw, ember_pool_threads(pool));
-    compare_op(EMBER_OP_CONV2D, in, trial % 2 ? 3 : 2, &y1, &y2, attr, 10, pool, what);
+    compare_op_gtol(EMBER_OP_CONV2D, in, trial % 2 ? 3 : 2, &y1, &y2, attr, 10, pool, what);
     free(xv);
     free(wv);
     free(bv);
@@ -370,7 +271,7 @@ static void test_elementwise(ember_pool *pool) {
     ember_tensor *o[1] = {&y1};
     probe.out = o;
     probe.n_out = 1;
-    if (ember_fast_kernel_select(&probe)) compare_op(op, in, 2, &y1, &y2, attr, 3, pool, what);
+    if (ember_fast_kernel_select(&probe)) compare_op_gtol(op, in, 2, &y1, &y2, attr, 3, pool, what);
     /* unary + norms + softmax on the full tensor */
     static const int32_t un_ops[] = {EMBER_OP_RELU, EMBER_OP_SIGMOID, EMBER_OP_TANH, EMBER_OP_SILU, EMBER_OP_EXP,
                                      EMBER_OP_NEG, EMBER_OP_HARDSWISH, EMBER_OP_GELU, EMBER_OP_ABS};
@@ -378,10 +279,10 @@ static void test_elementwise(ember_pool *pool) {
     const ember_tensor *uin[1] = {&ta};
     int64_t uattr[1] = {trial % 2};
     snprintf(what, sizeof what, "unary op %d n %lld", uop, (long long)n);
-    compare_op(uop, uin, 1, &y1, &y2, uattr, uop == EMBER_OP_GELU ? 1 : 0, pool, what);
+    compare_op_gtol(uop, uin, 1, &y1, &y2, uattr, uop == EMBER_OP_GELU ? 1 : 0, pool, what);
     int64_t sattr[1] = {r - 1};
     snprintf(what, sizeof what, "softmax rank %d last %lld", r, (long long)od[r - 1]);
-    compare_op(trial % 2 ? EMBER_OP_SOFTMAX : EMBER_OP_LOG_SOFTMAX, uin, 1, &y1, &y2, sattr, 1, pool, what);
+    compare_op_gtol(trial % 2 ? EMBER_OP_SOFTMAX : EMBER_OP_LOG_SOFTMAX, uin, 1, &y1, &y2, sattr, 1, pool, what);
     int64_t k = (int64_t)irand(1, (size_t)r), nd[4], nn = 1;
     for (int d = 0; d < k; d++) {
       nd[d] = od[r - k + d];
@@ -395,9 +296,9 @@ static void test_elementwise(ember_pool *pool) {
     memcpy(&nattr[1], &eps, 8);
     int nin_count = (int)(1 + trial % 3);
     snprintf(what, sizeof what, "layer_norm rank %d axes %lld inputs %d", r, (long long)k, nin_count);
-    compare_op(EMBER_OP_LAYER_NORM, nin, nin_count, &y1, &y2, nattr, 2, pool, what);
+    compare_op_gtol(EMBER_OP_LAYER_NORM, nin, nin_count, &y1, &y2, nattr, 2, pool, what);
     snprintf(what, sizeof what, "rms_norm rank %d axes %lld inputs %d", r, (long long)k, nin_count > 2 ? 2 : nin_count);
-    compare_op(EMBER_OP_RMS_NORM, nin, nin_count > 2 ? 2 : nin_count, &y1, &y2, nattr, 2, pool, what);
+    compare_op_gtol(EMBER_OP_RMS_NORM, nin, nin_count > 2 ? 2 : nin_count, &y1, &y2, nattr, 2, pool, what);
     free(av);
     free(bv);
     free(yr);
@@ -429,7 +330,7 @@ static void test_maxpool(ember_pool *pool) {
     snprintf(what, sizeof what, "max_pool2d %lldx%lld k%lldx%lld s%lld,%lld d%lld,%lld p%lld,%lld ceil %lld", (long long)h,
              (long long)w, (long long)kh, (long long)kw, (long long)sh, (long long)sw, (long long)dh, (long long)dw,
              (long long)ph, (long long)pw, (long long)ceil_mode);
-    compare_op(EMBER_OP_MAX_POOL2D, in, 1, &y1, &y2, attr, 9, pool, what);
+    compare_op_gtol(EMBER_OP_MAX_POOL2D, in, 1, &y1, &y2, attr, 9, pool, what);
     free(xv);
     free(yr);
     free(yf);
@@ -459,7 +360,7 @@ static void test_permute(ember_pool *pool) {
     const ember_tensor *in[1] = {&x};
     char what[64];
     snprintf(what, sizeof what, "permute rank %d", r);
-    compare_op(EMBER_OP_PERMUTE, in, 1, &y1, &y2, perm, 8, pool, what);
+    compare_op_gtol(EMBER_OP_PERMUTE, in, 1, &y1, &y2, perm, 8, pool, what);
     free(xv);
     free(yr);
     free(yf);
@@ -500,7 +401,7 @@ static void test_sdpa(ember_pool *pool) {
     snprintf(what, sizeof what, "sdpa b=%lld h=%lld l=%lld s=%lld e=%lld ev=%lld kv_bcast=%d mask=%d causal=%lld threads=%d",
              (long long)b, (long long)h, (long long)l, (long long)s, (long long)e, (long long)ev, kv_bcast, kind,
              (long long)attr[0], ember_pool_threads(pool));
-    compare_op(EMBER_OP_SDPA, in, kind ? 4 : 3, &y1, &y2, attr, 2, pool, what);
+    compare_op_gtol(EMBER_OP_SDPA, in, kind ? 4 : 3, &y1, &y2, attr, 2, pool, what);
     free(qv);
     free(kvv);
     free(vv);

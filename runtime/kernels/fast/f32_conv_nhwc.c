@@ -211,27 +211,28 @@ const ember_fast_kernel ember_fast_conv_nhwc = {"f32_conv2d_nhwc_gemm", conv_nhw
 
 /* ------------------------------------------------------------------------------- dwconv2d_nhwc */
 
-/* The widest ISA this CPU runs, honouring EMBER_FORCE_SCALAR=1 and EMBER_MAX_ISA=avx2 like the GEMM
- * selection (kernels/fast/dispatch.c); chosen once per process. */
-enum { ISA_SCALAR = 1, ISA_AVX2, ISA_AVX512, ISA_NEON };
+/* The widest ISA this CPU runs for the NHWC kernels here and in q8_conv_nhwc.c / q8_elementwise.c,
+ * honouring EMBER_FORCE_SCALAR=1 and EMBER_MAX_ISA=avx2 like the GEMM selection (dispatch.c); chosen
+ * once per process. AVX-512 means F and BW (the kernels' files are compiled with both). */
 static _Atomic int g_isa;
 
 static int isa_uncached(void) {
   const char *force = getenv("EMBER_FORCE_SCALAR");
-  if (force && force[0] == '1') return ISA_SCALAR;
+  if (force && force[0] == '1') return EMBER_CONV_ISA_SCALAR;
 #if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
   const char *cap = getenv("EMBER_MAX_ISA");
   __builtin_cpu_init();
-  if (!(cap && strcmp(cap, "avx2") == 0) && __builtin_cpu_supports("avx512f")) return ISA_AVX512;
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return ISA_AVX2;
+  if (!(cap && strcmp(cap, "avx2") == 0) && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw"))
+    return EMBER_CONV_ISA_AVX512;
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return EMBER_CONV_ISA_AVX2;
 #endif
 #if defined(__aarch64__)
-  return ISA_NEON;
+  return EMBER_CONV_ISA_NEON;
 #endif
-  return ISA_SCALAR;
+  return EMBER_CONV_ISA_SCALAR;
 }
 
-static int isa(void) {
+int ember_conv_isa(void) {
   int v = atomic_load_explicit(&g_isa, memory_order_relaxed);
   if (!v) {
     v = isa_uncached();
@@ -241,13 +242,13 @@ static int isa(void) {
 }
 
 static ember_dwnhwc_row_fn dw_row_select(void) {
-  switch (isa()) {
+  switch (ember_conv_isa()) {
 #if defined(__x86_64__) || defined(__i386__)
-    case ISA_AVX512: return ember_f32_dwnhwc_row_avx512;
-    case ISA_AVX2: return ember_f32_dwnhwc_row_avx2;
+    case EMBER_CONV_ISA_AVX512: return ember_f32_dwnhwc_row_avx512;
+    case EMBER_CONV_ISA_AVX2: return ember_f32_dwnhwc_row_avx2;
 #endif
 #if defined(__aarch64__)
-    case ISA_NEON: return ember_f32_dwnhwc_row_neon;
+    case EMBER_CONV_ISA_NEON: return ember_f32_dwnhwc_row_neon;
 #endif
     default: return ember_f32_dwnhwc_row_scalar;
   }
@@ -464,10 +465,10 @@ static void wino_select(wg_job *j) {
   j->in = ember_f32_wino_in_scalar;
   j->out = ember_f32_wino_out_scalar;
 #if defined(__x86_64__) || defined(__i386__)
-  if (isa() == ISA_AVX512) {
+  if (ember_conv_isa() == EMBER_CONV_ISA_AVX512) {
     j->in = ember_f32_wino_in_avx512;
     j->out = ember_f32_wino_out_avx512;
-  } else if (isa() == ISA_AVX2) {
+  } else if (ember_conv_isa() == EMBER_CONV_ISA_AVX2) {
     j->in = ember_f32_wino_in_avx2;
     j->out = ember_f32_wino_out_avx2;
   }

@@ -4,6 +4,10 @@
 #define EMBER_F32_DWNHWC_H
 #include <stddef.h>
 
+/* ISA level of the NHWC kernels (f32_conv_nhwc.c), chosen once per process */
+enum { EMBER_CONV_ISA_SCALAR = 1, EMBER_CONV_ISA_AVX2, EMBER_CONV_ISA_AVX512, EMBER_CONV_ISA_NEON };
+int ember_conv_isa(void);
+
 typedef struct ember_dwnhwc_args {
   const float *x; /* one image, [H, W, C] */
   const float *const *rows; /* or NULL: else input row iy is rows[iy] (W x C floats) instead of x + iy*W*C */

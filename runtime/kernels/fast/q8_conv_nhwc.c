@@ -1,41 +1,19 @@
 /* Fast int8 NHWC depthwise convolution (qdwconv2d_nhwc): output rows spread over the thread pool, each
  * row by the per-ISA row kernel (q8_dwnhwc.inc) that vectorizes along channels. The clamped bias is
  * prepared once at load. Bit-identical to the reference kernel (runtime/tests/test_conv_nhwc.c). */
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../../src/threadpool.h"
 #include "../ref/quant_util.h"
 #include "internal.h"
+#include "f32_dwnhwc.h"
 #include "q8_dwnhwc.h"
 
-enum { Q8_SCALAR = 1, Q8_AVX2, Q8_AVX512 };
-static _Atomic int g_isa;
-
-static int isa_uncached(void) {
-  const char *force = getenv("EMBER_FORCE_SCALAR");
-  if (force && force[0] == '1') return Q8_SCALAR;
-#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
-  const char *cap = getenv("EMBER_MAX_ISA");
-  __builtin_cpu_init();
-  if (!(cap && strcmp(cap, "avx2") == 0) && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw"))
-    return Q8_AVX512;
-  if (__builtin_cpu_supports("avx2")) return Q8_AVX2;
-#endif
-  return Q8_SCALAR; /* AArch64: the portable code, compiled with NEON by default */
-}
-
-static int isa(void) {
-  int v = atomic_load_explicit(&g_isa, memory_order_relaxed);
-  if (!v) {
-    v = isa_uncached();
-    atomic_store_explicit(&g_isa, v, memory_order_relaxed);
-  }
-  return v;
-}
-
-int ember_q8_isa(void) { return isa(); }
+/* the NHWC kernels' ISA choice (f32_conv_nhwc.c); NEON takes the portable loops */
+static int isa(void) { return ember_conv_isa(); }
+#define Q8_AVX2 EMBER_CONV_ISA_AVX2
+#define Q8_AVX512 EMBER_CONV_ISA_AVX512
 
 static ember_q8dw_row_fn row_select(void) {
 #if defined(__x86_64__) || defined(__i386__)

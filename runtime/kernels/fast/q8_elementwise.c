@@ -7,11 +7,11 @@
 #include "../../src/threadpool.h"
 #include "../ref/quant_util.h"
 #include "internal.h"
+#include "f32_dwnhwc.h"
 #include "q8_dwnhwc.h"
 
 #define CHUNK 16384 /* elements per task */
 
-int ember_q8_isa(void); /* q8_conv_nhwc.c: 1 scalar, 2 AVX2, 3 AVX-512 */
 
 typedef struct {
   const void *a, *b;
@@ -28,8 +28,8 @@ static void quantize_chunk(void *ctx, size_t t, int thread) {
   size_t i0 = t * CHUNK, n = j->n - i0 < CHUNK ? j->n - i0 : CHUNK;
   const float *x = (const float *)j->a + i0;
 #if defined(__x86_64__) || defined(__i386__)
-  if (j->isa == 3) ember_q8_dwnhwc_quantize_avx512(n, x, j->s, j->zp, j->y + i0);
-  else if (j->isa == 2) ember_q8_dwnhwc_quantize_avx2(n, x, j->s, j->zp, j->y + i0);
+  if (j->isa == EMBER_CONV_ISA_AVX512) ember_q8_dwnhwc_quantize_avx512(n, x, j->s, j->zp, j->y + i0);
+  else if (j->isa == EMBER_CONV_ISA_AVX2) ember_q8_dwnhwc_quantize_avx2(n, x, j->s, j->zp, j->y + i0);
   else
 #endif
     ember_q8_dwnhwc_quantize_scalar(n, x, j->s, j->zp, j->y + i0);
@@ -41,8 +41,8 @@ static void qadd_chunk(void *ctx, size_t t, int thread) {
   size_t i0 = t * CHUNK, n = j->n - i0 < CHUNK ? j->n - i0 : CHUNK;
   const int8_t *a = (const int8_t *)j->a + i0, *b = (const int8_t *)j->b + i0;
 #if defined(__x86_64__) || defined(__i386__)
-  if (j->isa == 3) ember_q8_dwnhwc_qadd_avx512(n, a, b, j->az, j->bz, j->am, j->bm, j->zp, j->lo, j->hi, j->y + i0);
-  else if (j->isa == 2) ember_q8_dwnhwc_qadd_avx2(n, a, b, j->az, j->bz, j->am, j->bm, j->zp, j->lo, j->hi, j->y + i0);
+  if (j->isa == EMBER_CONV_ISA_AVX512) ember_q8_dwnhwc_qadd_avx512(n, a, b, j->az, j->bz, j->am, j->bm, j->zp, j->lo, j->hi, j->y + i0);
+  else if (j->isa == EMBER_CONV_ISA_AVX2) ember_q8_dwnhwc_qadd_avx2(n, a, b, j->az, j->bz, j->am, j->bm, j->zp, j->lo, j->hi, j->y + i0);
   else
 #endif
     ember_q8_dwnhwc_qadd_scalar(n, a, b, j->az, j->bz, j->am, j->bm, j->zp, j->lo, j->hi, j->y + i0);
@@ -67,7 +67,7 @@ static ember_status quantize_eval(const ember_kargs *a) {
   j.n = (size_t)a->in[0]->numel;
   j.s = rf_attr_float(a, EMBER_A_QUANTIZE_SCALE);
   j.zp = (int32_t)ember_attr_i(a, EMBER_A_QUANTIZE_ZERO_POINT);
-  j.isa = ember_q8_isa();
+  j.isa = ember_conv_isa();
   ember_pool_run(a->pool, (j.n + CHUNK - 1) / CHUNK, quantize_chunk, &j);
   return EMBER_OK;
 }
@@ -86,7 +86,7 @@ static ember_status qadd_eval(const ember_kargs *a) {
   j.hi = (int32_t)ember_attr_i(a, EMBER_A_QADD_QMAX);
   j.am = rf_attr_float(a, EMBER_A_QADD_A_MULT);
   j.bm = rf_attr_float(a, EMBER_A_QADD_B_MULT);
-  j.isa = ember_q8_isa();
+  j.isa = ember_conv_isa();
   ember_pool_run(a->pool, (j.n + CHUNK - 1) / CHUNK, qadd_chunk, &j);
   return EMBER_OK;
 }

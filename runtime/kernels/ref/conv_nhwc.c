@@ -290,6 +290,24 @@ ember_status ember_ref_pwdw_nhwc_eval(const ember_kargs *a) {
   return EMBER_OK;
 }
 
+/* dtypes (i8 x, i8 weight, i32 bias, f32 scale -> i8), bias and scale of n channels, and the
+ * (x_zp, y_zp, qmin, qmax) slots starting at `zp_slot`: what qdwconv2d_nhwc and qconv2d_nhwc share */
+static ember_status q_nhwc_check(const ember_kargs *a, const char *op, int64_t n, int zp_slot) {
+  char b1[96], b2[96];
+  const ember_tensor *b = a->in[2], *s = a->in[3];
+  if (a->in[0]->dtype != EMBER_DTYPE_I8 || a->in[1]->dtype != EMBER_DTYPE_I8 || b->dtype != EMBER_DTYPE_I32 ||
+      s->dtype != EMBER_DTYPE_F32 || a->out[0]->dtype != EMBER_DTYPE_I8)
+    return KFAIL(a, "%s expects (i8 x, i8 weight, i32 bias, f32 scale) -> i8", op);
+  if (b->rank != 1 || b->dims[0] != n || s->rank != 1 || s->dims[0] != n)
+    return KFAIL(a, "%s: bias %s and scale %s must both be [%lld]", op, RF_SHAPE(b, b1), RF_SHAPE(s, b2), (long long)n);
+  int64_t xzp = ember_attr_i(a, zp_slot), yzp = ember_attr_i(a, zp_slot + 1);
+  int64_t lo = ember_attr_i(a, zp_slot + 2), hi = ember_attr_i(a, zp_slot + 3);
+  if (!ember_q_is_i8(xzp) || !ember_q_is_i8(yzp) || !ember_q_is_i8(lo) || !ember_q_is_i8(hi) || lo > hi)
+    return KFAIL(a, "%s: zero points %lld, %lld and bounds [%lld, %lld] must be int8 with qmin <= qmax", op,
+                 (long long)xzp, (long long)yzp, (long long)lo, (long long)hi);
+  return EMBER_OK;
+}
+
 /* qdwconv2d_nhwc: int8 depthwise NHWC, exact int32 sums of (x - x_zp) * w (the padding holds x_zp, so
  * it adds nothing), requantized per channel with ember_q_requant (kernels/ref/quant_util.h). */
 ember_status ember_ref_qdwconv2d_nhwc_check(const ember_kargs *a, uint64_t *scratch) {
@@ -297,21 +315,12 @@ ember_status ember_ref_qdwconv2d_nhwc_check(const ember_kargs *a, uint64_t *scra
   *scratch = 0;
   RF_NEED_ATTRS(a, EMBER_NSLOTS_QDWCONV2D_NHWC);
   if (a->n_in != 4 || a->n_out != 1) return KFAIL(a, "qdwconv2d_nhwc takes 4 inputs and 1 output");
-  const ember_tensor *x = a->in[0], *w = a->in[1], *b = a->in[2], *s = a->in[3];
-  if (x->dtype != EMBER_DTYPE_I8 || w->dtype != EMBER_DTYPE_I8 || b->dtype != EMBER_DTYPE_I32 ||
-      s->dtype != EMBER_DTYPE_F32 || a->out[0]->dtype != EMBER_DTYPE_I8)
-    return KFAIL(a, "qdwconv2d_nhwc expects (i8 x, i8 weight, i32 bias, f32 scale) -> i8");
+  const ember_tensor *x = a->in[0], *w = a->in[1];
   if (x->rank != 4 || w->rank != 3 || w->dims[2] != x->dims[3])
     return KFAIL(a, "qdwconv2d_nhwc expects an NHWC input and a [KH, KW, C] weight, got %s and %s", RF_SHAPE(x, b1),
                  RF_SHAPE(w, b2));
-  if (b->rank != 1 || b->dims[0] != x->dims[3] || s->rank != 1 || s->dims[0] != x->dims[3])
-    return KFAIL(a, "qdwconv2d_nhwc: bias %s and scale %s must both be [%lld]", RF_SHAPE(b, b1), RF_SHAPE(s, b2),
-                 (long long)x->dims[3]);
-  int64_t xzp = ember_attr_i(a, EMBER_A_QDWCONV2D_NHWC_X_ZP), yzp = ember_attr_i(a, EMBER_A_QDWCONV2D_NHWC_Y_ZP);
-  int64_t lo = ember_attr_i(a, EMBER_A_QDWCONV2D_NHWC_QMIN), hi = ember_attr_i(a, EMBER_A_QDWCONV2D_NHWC_QMAX);
-  if (!ember_q_is_i8(xzp) || !ember_q_is_i8(yzp) || !ember_q_is_i8(lo) || !ember_q_is_i8(hi) || lo > hi)
-    return KFAIL(a, "qdwconv2d_nhwc: zero points %lld, %lld and bounds [%lld, %lld] must be int8 with qmin <= qmax",
-                 (long long)xzp, (long long)yzp, (long long)lo, (long long)hi);
+  ember_status st = q_nhwc_check(a, "qdwconv2d_nhwc", x->dims[3], EMBER_A_QDWCONV2D_NHWC_X_ZP);
+  if (st != EMBER_OK) return st;
   if (w->dims[0] * w->dims[1] > EMBER_Q_MAX_K) return KFAIL(a, "qdwconv2d_nhwc: kernel too large");
   nhwc_geom g;
   read_geom(a, EMBER_A_QDWCONV2D_NHWC_STRIDE_H, &g);
@@ -356,21 +365,13 @@ ember_status ember_ref_qconv2d_nhwc_check(const ember_kargs *a, uint64_t *scratc
   *scratch = 0;
   RF_NEED_ATTRS(a, EMBER_NSLOTS_QCONV2D_NHWC);
   if (a->n_in != 4 || a->n_out != 1) return KFAIL(a, "qconv2d_nhwc takes 4 inputs and 1 output");
-  const ember_tensor *x = a->in[0], *w = a->in[1], *b = a->in[2], *s = a->in[3];
-  if (x->dtype != EMBER_DTYPE_I8 || w->dtype != EMBER_DTYPE_I8 || b->dtype != EMBER_DTYPE_I32 ||
-      s->dtype != EMBER_DTYPE_F32 || a->out[0]->dtype != EMBER_DTYPE_I8)
-    return KFAIL(a, "qconv2d_nhwc expects (i8 x, i8 weight, i32 bias, f32 scale) -> i8");
+  const ember_tensor *x = a->in[0], *w = a->in[1];
   if (x->rank != 4 || w->rank != 4 || w->dims[3] != x->dims[3])
     return KFAIL(a, "qconv2d_nhwc expects an NHWC input and an [O, KH, KW, C] weight, got %s and %s", RF_SHAPE(x, b1),
                  RF_SHAPE(w, b2));
-  if (b->rank != 1 || b->dims[0] != w->dims[0] || s->rank != 1 || s->dims[0] != w->dims[0])
-    return KFAIL(a, "qconv2d_nhwc: bias %s and scale %s must both be [%lld]", RF_SHAPE(b, b1), RF_SHAPE(s, b2),
-                 (long long)w->dims[0]);
-  int64_t xzp = ember_attr_i(a, EMBER_A_QCONV2D_NHWC_X_ZP), yzp = ember_attr_i(a, EMBER_A_QCONV2D_NHWC_Y_ZP);
-  int64_t lo = ember_attr_i(a, EMBER_A_QCONV2D_NHWC_QMIN), hi = ember_attr_i(a, EMBER_A_QCONV2D_NHWC_QMAX), kk;
-  if (!ember_q_is_i8(xzp) || !ember_q_is_i8(yzp) || !ember_q_is_i8(lo) || !ember_q_is_i8(hi) || lo > hi)
-    return KFAIL(a, "qconv2d_nhwc: zero points %lld, %lld and bounds [%lld, %lld] must be int8 with qmin <= qmax",
-                 (long long)xzp, (long long)yzp, (long long)lo, (long long)hi);
+  ember_status st = q_nhwc_check(a, "qconv2d_nhwc", w->dims[0], EMBER_A_QCONV2D_NHWC_X_ZP);
+  if (st != EMBER_OK) return st;
+  int64_t kk;
   if (!rf_mul(w->dims[1], w->dims[2], &kk) || !rf_mul(kk, w->dims[3], &kk) || kk > EMBER_Q_MAX_K)
     return KFAIL(a, "qconv2d_nhwc: reduction length of weight %s exceeds %d", RF_SHAPE(w, b2), EMBER_Q_MAX_K);
   nhwc_geom g;
