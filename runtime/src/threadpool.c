@@ -2,6 +2,7 @@
 #include "threadpool.h"
 
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 #if !defined(_WIN32)
@@ -18,23 +19,36 @@ struct ember_pool {
   pthread_t *workers;
   pthread_mutex_t mu;
   pthread_cond_t wake;
-  pthread_cond_t done_cv;
 #endif
-  atomic_uint generation; /* bumped for each job */
-  atomic_size_t next;     /* next tile to hand out */
-  atomic_int active;      /* workers still inside the current job */
+  atomic_uint generation; /* bumped for each job; workers sleep until it changes */
+  /* the job: a tile is claimed by a CAS on `next` = (job << 32) | tile index, so a worker that wakes up
+   * late can never take a tile of a later job, and the caller waits only for tiles actually taken
+   * (`done`), never for a worker that is not running (its core busy with other processes) */
+  _Atomic uint64_t next;
+  atomic_size_t done;
+  _Atomic(ember_task_fn) fn;
+  _Atomic(void *) ctx;
+  atomic_size_t n_tiles;
   atomic_int stop;
-  size_t n_tiles;
-  ember_task_fn fn;
-  void *ctx;
 };
 
-static void work(ember_pool *p, int thread) {
+/* claim and run tiles of job `job` until none is left or the job has changed; returns tiles run */
+static size_t work(ember_pool *p, uint32_t job, int thread) {
+  size_t ran = 0;
   for (;;) {
-    size_t t = atomic_fetch_add_explicit(&p->next, 1, memory_order_relaxed);
-    if (t >= p->n_tiles) break;
-    p->fn(p->ctx, t, thread);
+    uint64_t cur = atomic_load_explicit(&p->next, memory_order_acquire);
+    if ((uint32_t)(cur >> 32) != job) break;
+    size_t n = atomic_load_explicit(&p->n_tiles, memory_order_relaxed);
+    if ((size_t)(cur & 0xffffffffu) >= n) break;
+    if (!atomic_compare_exchange_weak_explicit(&p->next, &cur, cur + 1, memory_order_acq_rel, memory_order_acquire))
+      continue;
+    /* the job cannot end (nor its fields change) before this tile is counted done */
+    ember_task_fn fn = atomic_load_explicit(&p->fn, memory_order_relaxed);
+    fn(atomic_load_explicit(&p->ctx, memory_order_relaxed), (size_t)(cur & 0xffffffffu), thread);
+    atomic_fetch_add_explicit(&p->done, 1, memory_order_release);
+    ran++;
   }
+  return ran;
 }
 
 #if defined(EMBER_HAVE_PTHREADS)
@@ -61,12 +75,7 @@ static void *worker_main(void *arg_) {
     }
     if (atomic_load(&p->stop)) return NULL;
     seen = g;
-    work(p, id);
-    if (atomic_fetch_sub_explicit(&p->active, 1, memory_order_acq_rel) == 1) {
-      pthread_mutex_lock(&p->mu);
-      pthread_cond_signal(&p->done_cv);
-      pthread_mutex_unlock(&p->mu);
-    }
+    work(p, g, id);
   }
 }
 #endif
@@ -77,13 +86,15 @@ ember_pool *ember_pool_create(int threads) {
   p->threads = threads > 1 ? threads : 1;
   atomic_init(&p->generation, 0);
   atomic_init(&p->next, 0);
-  atomic_init(&p->active, 0);
+  atomic_init(&p->done, 0);
+  atomic_init(&p->fn, NULL);
+  atomic_init(&p->ctx, NULL);
+  atomic_init(&p->n_tiles, 0);
   atomic_init(&p->stop, 0);
 #if defined(EMBER_HAVE_PTHREADS)
   if (p->threads > 1) {
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->wake, NULL);
-    pthread_cond_init(&p->done_cv, NULL);
     p->workers = calloc((size_t)p->threads - 1, sizeof(pthread_t));
     if (!p->workers) {
       p->threads = 1;
@@ -116,7 +127,6 @@ void ember_pool_free(ember_pool *p) {
     free(p->workers);
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->wake);
-    pthread_cond_destroy(&p->done_cv);
   }
 #endif
   free(p);
@@ -130,22 +140,29 @@ void ember_pool_run(ember_pool *p, size_t n_tiles, ember_task_fn fn, void *ctx) 
     return;
   }
 #if defined(EMBER_HAVE_PTHREADS)
-  p->fn = fn;
-  p->ctx = ctx;
-  p->n_tiles = n_tiles;
-  atomic_store_explicit(&p->next, 0, memory_order_relaxed);
-  atomic_store_explicit(&p->active, p->threads - 1, memory_order_relaxed);
+  if (n_tiles > 0xffffffffu) { /* tile indices live in 32 bits of `next` */
+    for (size_t t = 0; t < n_tiles; t++) fn(ctx, t, 0);
+    return;
+  }
+  /* The previous job is over (every tile done). `next` moves to the new job first, so a worker still
+   * looping in the old job fails its claim before it could pair an old index with the new fields;
+   * workers join the new job only after seeing `generation`, stored after all the fields. */
+  uint32_t job = atomic_load_explicit(&p->generation, memory_order_relaxed) + 1u;
+  atomic_store_explicit(&p->next, (uint64_t)job << 32, memory_order_release);
+  atomic_store_explicit(&p->fn, fn, memory_order_relaxed);
+  atomic_store_explicit(&p->ctx, ctx, memory_order_relaxed);
+  atomic_store_explicit(&p->n_tiles, n_tiles, memory_order_relaxed);
+  atomic_store_explicit(&p->done, 0, memory_order_relaxed);
   pthread_mutex_lock(&p->mu);
-  atomic_fetch_add_explicit(&p->generation, 1, memory_order_release);
+  atomic_store_explicit(&p->generation, job, memory_order_release);
   pthread_cond_broadcast(&p->wake);
   pthread_mutex_unlock(&p->mu);
-  work(p, 0);
-  int spins = 0;
-  while (atomic_load_explicit(&p->active, memory_order_acquire) > 0) {
-    if (++spins < SPIN_ROUNDS) continue;
-    pthread_mutex_lock(&p->mu);
-    while (atomic_load(&p->active) > 0) pthread_cond_wait(&p->done_cv, &p->mu);
-    pthread_mutex_unlock(&p->mu);
+  work(p, job, 0);
+  /* all tiles are claimed: wait only for those still running on a worker */
+  while (atomic_load_explicit(&p->done, memory_order_acquire) < n_tiles) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
   }
 #endif
 }

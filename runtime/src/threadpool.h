@@ -1,6 +1,8 @@
 /* A persistent thread pool owned by one session: threads are made once at session creation, the
  * calling thread works too, and work is split into tiles handed out by an atomic counter (an idle
- * thread takes the next tile: dynamic scheduling, so a slow core does not hold the others up). */
+ * thread takes the next tile: dynamic scheduling, so a slow core does not hold the others up). The
+ * caller waits only for tiles a worker has taken, never for a worker that has not woken up (its core
+ * busy elsewhere): then the caller simply does every tile itself. */
 #ifndef EMBER_THREADPOOL_H
 #define EMBER_THREADPOOL_H
 
