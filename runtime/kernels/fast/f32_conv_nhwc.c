@@ -149,21 +149,16 @@ static void conv_nhwc_tile(void *ctx, size_t tile, int thread) {
   float *A = (float *)(j->scratch + (size_t)thread * j->stride);
   float *y = j->y + p0 * j->o;
   const size_t cols = c_end - c_begin;
-  if (j->bias) /* C starts as the bias and every K block accumulates: no separate bias pass */
-    for (size_t r = 0; r < rows; r++) memcpy(y + r * j->o + c_begin, j->bias + c_begin, cols * sizeof(float));
   for (size_t pc = 0; pc < j->k; pc += KC_NHWC) {
     size_t kc = j->k - pc < KC_NHWC ? j->k - pc : KC_NHWC;
     gather(j, p0, rows, pc, kc, A);
-    gemm_block(j->cfg, rows, c_begin, c_end, kc, A, kc, j->w + pc * EMBER_GEMM_NR, j->k * EMBER_GEMM_NR, y, j->o,
-               pc > 0 || j->bias != NULL, align64(A + PIX_PER_TILE * KC_NHWC + 16));
+    gemm_block(j->cfg, rows, c_begin, c_end, kc, A, kc, j->w + pc * EMBER_GEMM_NR, j->k * EMBER_GEMM_NR, y, j->o, pc > 0,
+               align64(A + PIX_PER_TILE * KC_NHWC + 16));
   }
-  if (j->act != EMBER_ACT_NONE) {
-    const ember_f32_vec_ops *v = ember_f32_vec();
-    if (cols == j->o) /* the tile's rows are contiguous: one call */
-      v->act_row(y, rows * cols, NULL, 0.f, j->act, j->lo, j->hi);
-    else
-      for (size_t r = 0; r < rows; r++) v->act_row(y + r * j->o + c_begin, cols, NULL, 0.f, j->act, j->lo, j->hi);
-  }
+  /* bias and activation in one pass over the tile (the first K block overwrote C) */
+  if (j->bias || j->act != EMBER_ACT_NONE)
+    ember_f32_vec()->bias_act_rows(y + c_begin, rows, cols, j->o, j->bias ? j->bias + c_begin : NULL, j->act, j->lo,
+                                   j->hi);
 }
 
 static ember_status conv_nhwc_eval(const ember_kargs *a) {
@@ -565,13 +560,14 @@ static ember_status pwdw_prepare(const ember_kargs *a, void **packed, uint64_t *
 /* expanded row r of image img into dst (W x e floats) */
 static void pd_make_row(const pd_job *j, size_t img, size_t r, float *dst, float *ap) {
   const float *a = j->x + (img * j->h + r) * j->w * j->cin;
-  for (size_t p = 0; p < j->w; p++) memcpy(dst + p * j->e, j->pbias, j->e * sizeof(float));
+  /* the first K block overwrites C (K is often 16..32 here: loading C for a pre-filled bias would cost
+   * as much as the multiplies), then bias and activation in one pass over the row */
   for (size_t pc = 0; pc < j->cin; pc += KC_NHWC) {
     size_t kc = j->cin - pc < KC_NHWC ? j->cin - pc : KC_NHWC;
     gemm_block(j->cfg, j->w, 0, j->e, kc, a + pc, j->cin, j->panels + pc * EMBER_GEMM_NR, j->cin * EMBER_GEMM_NR, dst,
-               j->e, 1, ap);
+               j->e, pc > 0, ap);
   }
-  if (j->pact != EMBER_ACT_NONE) ember_f32_vec()->act_row(dst, j->w * j->e, NULL, 0.f, j->pact, j->plo, j->phi);
+  ember_f32_vec()->bias_act_rows(dst, j->w, j->e, j->e, j->pbias, j->pact, j->plo, j->phi);
 }
 
 static void pwdw_tile(void *ctx, size_t tile, int thread) {
