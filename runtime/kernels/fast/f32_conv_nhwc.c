@@ -28,10 +28,26 @@ static int f32_const(const ember_tensor *t) {
 
 /* Floats of per-thread scratch that gemm_block needs to pack `rows` x KC_NHWC of A (0 when this CPU's
  * microkernel reads A in place), plus 16 for 64-byte alignment. */
-static size_t packed_a_floats(size_t rows) {
+static size_t packed_a_floats_k(size_t rows, size_t kc) {
   const ember_f32_gemm_config *cfg = ember_f32_gemm_select();
   if (!cfg->packed) return 0;
-  return (rows + EMBER_GEMM_MR_PACK - 1) / EMBER_GEMM_MR_PACK * EMBER_GEMM_MR_PACK * KC_NHWC + 16;
+  return (rows + EMBER_GEMM_MR_PACK - 1) / EMBER_GEMM_MR_PACK * EMBER_GEMM_MR_PACK * kc + 16;
+}
+
+static size_t packed_a_floats(size_t rows) { return packed_a_floats_k(rows, KC_NHWC); }
+
+/* conv2d_nhwc: images with few output pixels (<= SMALL_PIXELS, e.g. 7x7) stream far more weight than
+ * activation bytes; a long K block (SMALL_KC) reads and writes C 4x less often */
+#define SMALL_PIXELS 72
+#define SMALL_KC 1024
+#define GATHER_SLACK 32 /* floats past the gathered block that 32-lane copies may write */
+
+static size_t conv_kc(size_t pixels) { return pixels <= SMALL_PIXELS ? SMALL_KC : KC_NHWC; }
+
+/* floats of the gathered A block (plus copy slack) for a conv with `pixels` output pixels */
+static size_t conv_a_floats(size_t pixels) {
+  size_t rows = pixels < PIX_PER_TILE ? pixels : PIX_PER_TILE;
+  return rows * conv_kc(pixels) + GATHER_SLACK;
 }
 
 static float *align64(float *p) { return (float *)(((uintptr_t)p + 63) & ~(uintptr_t)63); }
@@ -74,8 +90,10 @@ static int conv_nhwc_applies(const ember_kargs *a) {
 static ember_status conv_nhwc_prepare(const ember_kargs *a, void **packed, uint64_t *bytes, uint64_t *scratch) {
   *packed = NULL;
   *bytes = 0;
-  /* the gathered A (+ slack for 16-lane copies), then its packed micro-panels */
-  *scratch = ((uint64_t)PIX_PER_TILE * KC_NHWC + 16 + packed_a_floats(PIX_PER_TILE)) * sizeof(float);
+  /* the gathered A (+ slack for 32-lane copies), then its packed micro-panels */
+  const ember_tensor *y = a->out[0];
+  size_t pixels = (size_t)(y->dims[0] * y->dims[1] * y->dims[2]), rows = pixels < PIX_PER_TILE ? pixels : PIX_PER_TILE;
+  *scratch = ((uint64_t)conv_a_floats(pixels) + 16 + packed_a_floats_k(rows, conv_kc(pixels))) * sizeof(float);
   return EMBER_OK;
 }
 
@@ -113,12 +131,14 @@ static void gather(const cn_job *j, size_t p0, size_t rows, size_t pc, size_t kc
         }
         run = span < end - k ? span : end - k;
         const float *src = xi + ((size_t)iy * j->wd + (size_t)ix) * C + ci;
-        if (run >= 32) {
+        if (run > 32) {
           memcpy(dst, src, run * sizeof(float));
         } else if (run <= 16 && src + 16 <= j->x_end) {
-          /* short runs (few channels): copy a fixed 16 lanes; the lanes past `run` land where the next
-           * run (or the scratch slack after the last row) is written next */
+          /* short runs (few channels): copy a fixed 16 (or 32) lanes; the lanes past `run` land where the
+           * next run (or the scratch slack after the last row) is written next */
           for (size_t u = 0; u < 16; u++) dst[u] = src[u];
+        } else if (src + 32 <= j->x_end) {
+          for (size_t u = 0; u < 32; u++) dst[u] = src[u];
         } else {
           for (size_t u = 0; u < run; u++) dst[u] = src[u];
         }
@@ -149,11 +169,13 @@ static void conv_nhwc_tile(void *ctx, size_t tile, int thread) {
   float *A = (float *)(j->scratch + (size_t)thread * j->stride);
   float *y = j->y + p0 * j->o;
   const size_t cols = c_end - c_begin;
-  for (size_t pc = 0; pc < j->k; pc += KC_NHWC) {
-    size_t kc = j->k - pc < KC_NHWC ? j->k - pc : KC_NHWC;
+  const size_t kcmax = conv_kc(j->pixels);
+  float *ap = align64(A + conv_a_floats(j->pixels));
+  for (size_t pc = 0; pc < j->k; pc += kcmax) {
+    size_t kc = j->k - pc < kcmax ? j->k - pc : kcmax;
     gather(j, p0, rows, pc, kc, A);
     gemm_block(j->cfg, rows, c_begin, c_end, kc, A, kc, j->w + pc * EMBER_GEMM_NR, j->k * EMBER_GEMM_NR, y, j->o, pc > 0,
-               align64(A + PIX_PER_TILE * KC_NHWC + 16));
+               ap);
   }
   /* bias and activation in one pass over the tile (the first K block overwrote C) */
   if (j->bias || j->act != EMBER_ACT_NONE)
