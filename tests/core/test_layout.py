@@ -252,3 +252,26 @@ def test_int8_convolutions_run_nhwc_bit_exact() -> None:
     np.testing.assert_array_equal(a, c)  # fast kernels == reference kernels
     # same integer arithmetic in both layouts; the final dequantize / float ops are elementwise
     np.testing.assert_array_equal(a, b)
+
+
+class Residual(nn.Module):
+    """ResNet's basic block: relu(conv(relu(conv(x))) + x), and a projection shortcut"""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a = nn.Conv2d(32, 32, 3, 1, 1)
+        self.b = nn.Conv2d(32, 32, 3, 1, 1)
+        self.down = nn.Conv2d(32, 48, 1, 2)
+        self.c = nn.Conv2d(32, 48, 3, 2, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = F.relu(self.b(F.relu(self.a(x))) + x)
+        return F.relu(self.c(y) + self.down(y))
+
+
+def test_residual_adds_fuse_into_the_convolution() -> None:
+    prog, _ = _run(Residual(), torch.randn(1, 32, 14, 14))
+    ops = prog.graph.op_counts()
+    assert "add" not in ops  # both skips ride in a convolution's epilogue
+    with_residual = [n for n in prog.graph.nodes if n.op.startswith("conv2d") and len(n.inputs) == 4]
+    assert len(with_residual) == 2 and all(n.attrs.get("act") == 1 for n in with_residual)

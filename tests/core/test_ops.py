@@ -166,6 +166,28 @@ case(
         )
     ),
 )
+_CWR = r(8, 4, 3, 3)
+case(  # a fused residual add (ResNet's skip): added before the activation
+    "conv2d_nhwc",
+    [r(1, 6, 7, 4), pack_panels(nhwc_conv_weight(_CWR)), r(8), r(1, 3, 4, 8)],
+    {
+        "n": 8,
+        "kernel_h": 3,
+        "kernel_w": 3,
+        "stride_h": 2,
+        "stride_w": 2,
+        "pad_h": 1,
+        "pad_w": 1,
+        "act": Act.RELU,
+    },
+    lambda x, p, b, res: F.relu(_nhwc(F.conv2d(_nchw(x), t(_CWR), b, stride=2, padding=1)) + res),
+)
+case(
+    "conv2d_winograd",
+    [r(1, 7, 6, 5), winograd_weight(_WG1), r(19), r(1, 7, 6, 19)],
+    {"n": 19, "pad_h": 1, "pad_w": 1, "act": Act.RELU},
+    lambda x, u, b, res: F.relu(_nhwc(F.conv2d(_nchw(x), t(_WG1), b, padding=1)) + res),
+)
 _DW1, _DW2 = r(6, 1, 3, 3), r(5, 1, 5, 5)
 case(
     "dwconv2d_nhwc",

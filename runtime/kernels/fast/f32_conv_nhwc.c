@@ -98,7 +98,7 @@ static ember_status conv_nhwc_prepare(const ember_kargs *a, void **packed, uint6
 }
 
 typedef struct {
-  const float *x, *w, *bias, *x_end;
+  const float *x, *w, *bias, *x_end, *res; /* res: optional residual, the output's layout */
   float *y;
   uint8_t *scratch;
   uint64_t stride;
@@ -178,9 +178,9 @@ static void conv_nhwc_tile(void *ctx, size_t tile, int thread) {
                ap);
   }
   /* bias and activation in one pass over the tile (the first K block overwrote C) */
-  if (j->bias || j->act != EMBER_ACT_NONE)
-    ember_f32_vec()->bias_act_rows(y + c_begin, rows, cols, j->o, j->bias ? j->bias + c_begin : NULL, j->act, j->lo,
-                                   j->hi);
+  if (j->bias || j->res || j->act != EMBER_ACT_NONE)
+    ember_f32_vec()->bias_act_rows(y + c_begin, rows, cols, j->o, j->bias ? j->bias + c_begin : NULL,
+                                   j->res ? j->res + p0 * j->o + c_begin : NULL, j->o, j->act, j->lo, j->hi);
 }
 
 static ember_status conv_nhwc_eval(const ember_kargs *a) {
@@ -191,6 +191,7 @@ static ember_status conv_nhwc_eval(const ember_kargs *a) {
   j.x_end = j.x + x->numel;
   j.w = a->in[1]->data;
   j.bias = a->n_in > 2 ? a->in[2]->data : NULL;
+  j.res = a->n_in > 3 ? a->in[3]->data : NULL;
   j.y = y->data;
   j.scratch = a->scratch;
   j.stride = a->scratch_stride;
@@ -499,6 +500,7 @@ static ember_status wino_eval(const ember_kargs *a) {
   ember_wino_geom *g = &j.g;
   g->x = x->data;
   g->bias = a->n_in > 2 ? a->in[2]->data : NULL;
+  g->res = a->n_in > 3 ? a->in[3]->data : NULL;
   g->y = y->data;
   g->h = (size_t)x->dims[1];
   g->w = (size_t)x->dims[2];
@@ -589,7 +591,7 @@ static void pd_make_row(const pd_job *j, size_t img, size_t r, float *dst, float
     gemm_block(j->cfg, j->w, 0, j->e, kc, a + pc, j->cin, j->panels + pc * EMBER_GEMM_NR, j->cin * EMBER_GEMM_NR, dst,
                j->e, pc > 0, ap);
   }
-  ember_f32_vec()->bias_act_rows(dst, j->w, j->e, j->e, j->pbias, j->pact, j->plo, j->phi);
+  ember_f32_vec()->bias_act_rows(dst, j->w, j->e, j->e, j->pbias, NULL, 0, j->pact, j->plo, j->phi);
 }
 
 static void pwdw_tile(void *ctx, size_t tile, int thread) {

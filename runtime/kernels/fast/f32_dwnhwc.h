@@ -32,7 +32,7 @@ void ember_f32_dwnhwc_row_neon(const ember_dwnhwc_args *a, size_t oy, float *y);
 /* Winograd F(2x2, 3x3) tile transforms along contiguous channels (f32_wino.inc, compiled per ISA).
  * V / M hold 16 matrices of tb rows: V[xi][t][0..c), M[xi][t][0..o). */
 typedef struct ember_wino_geom {
-  const float *x, *bias;
+  const float *x, *bias, *res; /* res: optional residual added before the activation, the output's layout */
   float *y;
   size_t h, w, c, oh, ow, o, ph, pw, th, tw, tb;
   int act; /* EMBER_ACT_NONE / RELU / CLAMP fused; the caller applies any other */

@@ -20,7 +20,7 @@ static void epilogue(float *c, size_t ldc, size_t rows, size_t cols, const float
   if (!bias_col && !bias_row && act == EMBER_ACT_NONE) return;
   const ember_f32_vec_ops *v = ember_f32_vec();
   if (!bias_row) { /* the common case: one call for the tile, bias and activation in one pass */
-    v->bias_act_rows(c, rows, cols, ldc, bias_col, act, lo, hi);
+    v->bias_act_rows(c, rows, cols, ldc, bias_col, NULL, 0, act, lo, hi);
     return;
   }
   for (size_t r = 0; r < rows; r++) v->act_row(c + r * ldc, cols, bias_col, bias_row ? bias_row[r] : 0.f, act, lo, hi);

@@ -11,10 +11,10 @@ typedef struct ember_f32_vec_ops {
   void (*norm_row)(const float *x, size_t n, const float *w, const float *b, float eps, int rms, float *y);
   void (*softmax_row)(const float *x, size_t n, int log, float *y);
   void (*unary_row)(int op, const float *x, float *y, size_t n, float lo, float hi);
-  /* GEMM epilogue over a tile: c[r * ldc + i] = act(c[r * ldc + i] + bias[i]) for r < rows, i < cols
-   * (bias may be NULL), in one pass per row; the loop over rows is inside (no call per row) */
-  void (*bias_act_rows)(float *c, size_t rows, size_t cols, size_t ldc, const float *bias, int act, float lo,
-                        float hi);
+  /* GEMM epilogue over a tile: c[r * ldc + i] = act(c[r * ldc + i] + bias[i] + res[r * ldres + i]) for
+   * r < rows, i < cols (bias and res may be NULL), one pass per row; the loop over rows is inside */
+  void (*bias_act_rows)(float *c, size_t rows, size_t cols, size_t ldc, const float *bias, const float *res,
+                        size_t ldres, int act, float lo, float hi);
 } ember_f32_vec_ops;
 
 #define EMBER_DECLARE_VEC_OPS(sfx) extern const ember_f32_vec_ops ember_f32_vec_ops_##sfx;

@@ -11,22 +11,21 @@
 #include "q8_dwnhwc.h"
 
 /* the NHWC kernels' ISA choice (f32_conv_nhwc.c); NEON takes the portable loops */
-static int isa(void) { return ember_conv_isa(); }
 #define Q8_AVX2 EMBER_CONV_ISA_AVX2
 #define Q8_AVX512 EMBER_CONV_ISA_AVX512
 
 static ember_q8dw_row_fn row_select(void) {
 #if defined(__x86_64__) || defined(__i386__)
-  if (isa() == Q8_AVX512) return ember_q8_dwnhwc_row_avx512;
-  if (isa() == Q8_AVX2) return ember_q8_dwnhwc_row_avx2;
+  if (ember_conv_isa() == Q8_AVX512) return ember_q8_dwnhwc_row_avx512;
+  if (ember_conv_isa() == Q8_AVX2) return ember_q8_dwnhwc_row_avx2;
 #endif
   return ember_q8_dwnhwc_row_scalar;
 }
 
 ember_q8_epilogue_fn ember_q8_epilogue_select(void) {
 #if defined(__x86_64__) || defined(__i386__)
-  if (isa() == Q8_AVX512) return ember_q8_dwnhwc_epilogue_avx512;
-  if (isa() == Q8_AVX2) return ember_q8_dwnhwc_epilogue_avx2;
+  if (ember_conv_isa() == Q8_AVX512) return ember_q8_dwnhwc_epilogue_avx512;
+  if (ember_conv_isa() == Q8_AVX2) return ember_q8_dwnhwc_epilogue_avx2;
 #endif
   return ember_q8_dwnhwc_epilogue_scalar;
 }
@@ -106,7 +105,7 @@ static ember_status qdw_eval(const ember_kargs *a) {
   j.rows_per_tile = (j.rows + tiles - 1) / tiles;
   j.row = row_select();
 #if defined(__x86_64__) || defined(__i386__)
-  if (isa() == Q8_AVX512 && d->c % 16 == 0) j.row = ember_q8_dwnhwc_row16_avx512;
+  if (ember_conv_isa() == Q8_AVX512 && d->c % 16 == 0) j.row = ember_q8_dwnhwc_row16_avx512;
 #endif
   ember_pool_run(a->pool, (j.rows + j.rows_per_tile - 1) / j.rows_per_tile, qdw_tile, &j);
   return EMBER_OK;

@@ -40,11 +40,22 @@ static ember_status geom_check(const ember_kargs *a, const char *op, const nhwc_
   return EMBER_OK;
 }
 
-static ember_status f32_io_check(const ember_kargs *a, const char *op) {
-  if (a->n_in < 2 || a->n_in > 3 || a->n_out != 1) return KFAIL(a, "%s takes 2 or 3 inputs and 1 output", op);
+static ember_status f32_io_check(const ember_kargs *a, const char *op, int max_in) {
+  if (a->n_in < 2 || a->n_in > max_in || a->n_out != 1)
+    return KFAIL(a, "%s takes 2 to %d inputs and 1 output", op, max_in);
   for (int i = 0; i < a->n_in; i++)
     if (a->in[i]->dtype != EMBER_DTYPE_F32) return KFAIL(a, "%s expects f32 tensors", op);
   if (a->out[0]->dtype != EMBER_DTYPE_F32) return KFAIL(a, "%s expects f32 tensors", op);
+  return EMBER_OK;
+}
+
+/* input 3 (optional): a residual with the output's shape, added before the activation */
+static ember_status residual_check(const ember_kargs *a, const char *op) {
+  char b1[96], b2[96];
+  if (a->n_in < 4) return EMBER_OK;
+  const ember_tensor *r = a->in[3], *y = a->out[0];
+  if (!rf_dims_are(r, y->rank, y->dims))
+    return KFAIL(a, "%s residual shape %s != the output's %s", op, RF_SHAPE(r, b1), RF_SHAPE(y, b2));
   return EMBER_OK;
 }
 
@@ -52,7 +63,7 @@ ember_status ember_ref_conv2d_nhwc_check(const ember_kargs *a, uint64_t *scratch
   char b1[96], b2[96];
   *scratch = 0;
   RF_NEED_ATTRS(a, EMBER_NSLOTS_CONV2D_NHWC);
-  ember_status s = f32_io_check(a, "conv2d_nhwc");
+  ember_status s = f32_io_check(a, "conv2d_nhwc", 4);
   if (s != EMBER_OK) return s;
   const ember_tensor *x = a->in[0], *w = a->in[1], *b = a->n_in > 2 ? a->in[2] : NULL;
   int64_t n = ember_attr_i(a, EMBER_A_CONV2D_NHWC_N), kh = ember_attr_i(a, EMBER_A_CONV2D_NHWC_KERNEL_H);
@@ -67,12 +78,14 @@ ember_status ember_ref_conv2d_nhwc_check(const ember_kargs *a, uint64_t *scratch
   if (!ember_act_valid(ember_attr_i(a, EMBER_A_CONV2D_NHWC_ACT))) return KFAIL(a, "conv2d_nhwc: unknown activation");
   nhwc_geom g;
   read_geom(a, EMBER_A_CONV2D_NHWC_STRIDE_H, &g);
-  return geom_check(a, "conv2d_nhwc", &g, x, kh, kw, n, a->out[0]);
+  s = geom_check(a, "conv2d_nhwc", &g, x, kh, kw, n, a->out[0]);
+  return s != EMBER_OK ? s : residual_check(a, "conv2d_nhwc");
 }
 
 ember_status ember_ref_conv2d_nhwc_eval(const ember_kargs *a) {
   const ember_tensor *xt = a->in[0], *wt = a->in[1], *yt = a->out[0];
   const float *x = xt->data, *p = wt->data, *bias = a->n_in > 2 ? (const float *)a->in[2]->data : NULL;
+  const float *res = a->n_in > 3 ? (const float *)a->in[3]->data : NULL;
   float *y = yt->data;
   int64_t N = xt->dims[0], H = xt->dims[1], W = xt->dims[2], C = xt->dims[3];
   int64_t OH = yt->dims[1], OW = yt->dims[2], O = yt->dims[3], K = wt->dims[1];
@@ -98,7 +111,9 @@ ember_status ember_ref_conv2d_nhwc_eval(const ember_kargs *a) {
               for (int64_t c = 0; c < C; c++) acc += (double)xv[c] * (double)panel[(k0 + c) * 16];
             }
           }
-          y[((n * OH + oy) * OW + ox) * O + o] = ember_act((float)acc, act, lo, hi);
+          size_t at = (size_t)(((n * OH + oy) * OW + ox) * O + o);
+          if (res) acc += (double)res[at];
+          y[at] = ember_act((float)acc, act, lo, hi);
         }
   return EMBER_OK;
 }
@@ -107,7 +122,7 @@ ember_status ember_ref_dwconv2d_nhwc_check(const ember_kargs *a, uint64_t *scrat
   char b1[96], b2[96];
   *scratch = 0;
   RF_NEED_ATTRS(a, EMBER_NSLOTS_DWCONV2D_NHWC);
-  ember_status s = f32_io_check(a, "dwconv2d_nhwc");
+  ember_status s = f32_io_check(a, "dwconv2d_nhwc", 3);
   if (s != EMBER_OK) return s;
   const ember_tensor *x = a->in[0], *w = a->in[1], *b = a->n_in > 2 ? a->in[2] : NULL;
   if (x->rank != 4 || w->rank != 3 || w->dims[2] != x->dims[3])
@@ -158,7 +173,7 @@ ember_status ember_ref_conv2d_winograd_check(const ember_kargs *a, uint64_t *scr
   char b1[96], b2[96];
   *scratch = 0;
   RF_NEED_ATTRS(a, EMBER_NSLOTS_CONV2D_WINOGRAD);
-  ember_status s = f32_io_check(a, "conv2d_winograd");
+  ember_status s = f32_io_check(a, "conv2d_winograd", 4);
   if (s != EMBER_OK) return s;
   const ember_tensor *x = a->in[0], *w = a->in[1], *b = a->n_in > 2 ? a->in[2] : NULL;
   int64_t n = ember_attr_i(a, EMBER_A_CONV2D_WINOGRAD_N);
@@ -171,6 +186,7 @@ ember_status ember_ref_conv2d_winograd_check(const ember_kargs *a, uint64_t *scr
   if (!ember_act_valid(ember_attr_i(a, EMBER_A_CONV2D_WINOGRAD_ACT))) return KFAIL(a, "conv2d_winograd: unknown activation");
   nhwc_geom g = {1, 1, ember_attr_i(a, EMBER_A_CONV2D_WINOGRAD_PAD_H), ember_attr_i(a, EMBER_A_CONV2D_WINOGRAD_PAD_W), 1, 1};
   s = geom_check(a, "conv2d_winograd", &g, x, 3, 3, n, a->out[0]);
+  if (s == EMBER_OK) s = residual_check(a, "conv2d_winograd");
   if (s != EMBER_OK) return s;
   *scratch = (uint64_t)16 * (uint64_t)x->dims[3] * sizeof(double);
   return EMBER_OK;
@@ -179,6 +195,7 @@ ember_status ember_ref_conv2d_winograd_check(const ember_kargs *a, uint64_t *scr
 ember_status ember_ref_conv2d_winograd_eval(const ember_kargs *a) {
   const ember_tensor *xt = a->in[0], *wt = a->in[1], *yt = a->out[0];
   const float *x = xt->data, *u = wt->data, *bias = a->n_in > 2 ? (const float *)a->in[2]->data : NULL;
+  const float *res = a->n_in > 3 ? (const float *)a->in[3]->data : NULL;
   float *y = yt->data;
   double *v = a->scratch;
   int64_t N = xt->dims[0], H = xt->dims[1], W = xt->dims[2], C = xt->dims[3];
@@ -221,8 +238,11 @@ ember_status ember_ref_conv2d_winograd_eval(const ember_kargs *a) {
           for (int i = 0; i < 2; i++)
             for (int k = 0; k < 2; k++) {
               int64_t oy = 2 * ty + i, ox = 2 * tx + k;
-              if (oy < OH && ox < OW)
-                y[((n * OH + oy) * OW + ox) * O + o] = ember_act((float)(out[i][k] + (bias ? (double)bias[o] : 0.0)), act, lo, hi);
+              if (oy < OH && ox < OW) {
+                size_t at = (size_t)(((n * OH + oy) * OW + ox) * O + o);
+                double sum = out[i][k] + (bias ? (double)bias[o] : 0.0) + (res ? (double)res[at] : 0.0);
+                y[at] = ember_act((float)sum, act, lo, hi);
+              }
             }
         }
       }

@@ -323,6 +323,8 @@ def _conv2d_nhwc_infer(s: list[Shape], d: list[DType], a: Attrs) -> list[tuple[S
     if len(s) > 2 and s[2] != (n,):
         raise ValueError(f"conv2d_nhwc bias shape {s[2]} != ({n},)")
     oh, ow = _nhwc_out(x, kh, kw, a, "conv2d_nhwc")
+    if len(s) > 3 and s[3] != (x[0], oh, ow, n):
+        raise ValueError(f"conv2d_nhwc residual shape {s[3]} != the output's {(x[0], oh, ow, n)}")
     return [((x[0], oh, ow, n), d[0])]
 
 
@@ -355,6 +357,8 @@ def _conv2d_nhwc_ref(i: list[np.ndarray], a: Attrs) -> list[np.ndarray]:
     y = cols @ w.T
     if len(i) > 2:
         y = y + i[2].astype(np.float64)
+    if len(i) > 3:
+        y = y + i[3].astype(np.float64)
     return [apply_act(y, a["act"], a["act_min"], a["act_max"])]
 
 
@@ -383,7 +387,7 @@ def _dwconv2d_nhwc_ref(i: list[np.ndarray], a: Attrs) -> list[np.ndarray]:
 _def(
     "conv2d_nhwc",
     5,
-    ["x", "weight_panels", "bias?"],
+    ["x", "weight_panels", "bias?", "residual?"],
     [
         AttrSpec("n", "int", 1),
         AttrSpec("kernel_h", "int", 1),
@@ -394,7 +398,8 @@ _def(
     _conv2d_nhwc_infer,
     _conv2d_nhwc_ref,
     doc="2-D convolution (groups 1) on an NHWC input; the weight is packed at export as 16-column panels "
-    "[ceil(n/16), KH*KW*C, 16] with K ordered (ky, kx, c), the GEMM's B read in place.",
+    "[ceil(n/16), KH*KW*C, 16] with K ordered (ky, kx, c), the GEMM's B read in place. An optional residual "
+    "(the output's shape) is added before the activation.",
 )
 _def(
     "dwconv2d_nhwc",
@@ -473,6 +478,8 @@ def _wino_infer(s: list[Shape], d: list[DType], a: Attrs) -> list[tuple[Shape, D
     oh, ow = x[1] + 2 * a["pad_h"] - 2, x[2] + 2 * a["pad_w"] - 2
     if oh <= 0 or ow <= 0 or a["pad_h"] < 0 or a["pad_w"] < 0:
         raise ValueError("conv2d_winograd output would be empty")
+    if len(s) > 3 and s[3] != (x[0], oh, ow, n):
+        raise ValueError(f"conv2d_winograd residual shape {s[3]} != the output's {(x[0], oh, ow, n)}")
     return [((x[0], oh, ow, n), d[0])]
 
 
@@ -498,19 +505,21 @@ def _wino_ref(i: list[np.ndarray], a: Attrs) -> list[np.ndarray]:
     y = y[:, :oh, :ow]
     if len(i) > 2:
         y = y + i[2].astype(np.float64)
+    if len(i) > 3:
+        y = y + i[3].astype(np.float64)
     return [apply_act(y, a["act"], a["act_min"], a["act_max"])]
 
 
 _def(
     "conv2d_winograd",
     7,
-    ["x", "weight_wino", "bias?"],
+    ["x", "weight_wino", "bias?", "residual?"],
     [AttrSpec("n", "int", 1), AttrSpec("pad_h", "int", 0), AttrSpec("pad_w", "int", 0), *EPILOGUE],
     _wino_infer,
     _wino_ref,
     doc="3x3 convolution, stride 1, on an NHWC input by Winograd F(2x2, 3x3): 16 GEMMs on 4x4 input tiles; "
     "the weight is transformed at export to G g G^T as 16 panel-packed [C, n] matrices "
-    "[16, ceil(n/16), C, 16].",
+    "[16, ceil(n/16), C, 16]. An optional residual (the output's shape) is added before the activation.",
 )
 _def(
     "matmul",

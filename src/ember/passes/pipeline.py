@@ -11,6 +11,7 @@ from ember.passes.dce import dead_code_elimination
 from ember.passes.fold_batch_norm import fold_batch_norm
 from ember.passes.fuse_activation import fuse_activation
 from ember.passes.fuse_pwdw import fuse_pointwise_depthwise
+from ember.passes.fuse_residual import fuse_residual_add
 from ember.passes.inplace import inplace_reuse
 from ember.passes.layout import to_channels_last
 from ember.passes.legalize_io import legalize_outputs
@@ -43,7 +44,9 @@ def compile_graph(
         graph = legalize_outputs(optimize_graph(graph))
     source = copy.deepcopy(graph)  # optimized, not yet lowered to runtime layouts: input to ember.quantize
     if optimize:
-        graph = pack_linear_weights(fuse_pointwise_depthwise(to_channels_last(graph, winograd=winograd)))
+        graph = pack_linear_weights(
+            fuse_residual_add(fuse_pointwise_depthwise(to_channels_last(graph, winograd=winograd)))
+        )
     graph.verify()
     check_kernels(graph)
     if optimize:
