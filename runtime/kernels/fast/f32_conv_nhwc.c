@@ -357,6 +357,7 @@ static void mp_nhwc_row(void *ctx, size_t row, int thread) {
   size_t img = row / j->oh, oy = row % j->oh;
   const float *xi = j->x + img * j->h * j->w * j->c;
   float *out = j->y + row * j->ow * j->c;
+  const ember_f32_vec_ops *v = ember_f32_vec();
   for (size_t ox = 0; ox < j->ow; ox++) {
     float *o = out + ox * j->c;
     for (size_t c = 0; c < j->c; c++) o[c] = -INFINITY;
@@ -366,9 +367,7 @@ static void mp_nhwc_row(void *ctx, size_t row, int thread) {
       for (size_t kx = 0; kx < j->kw; kx++) {
         ptrdiff_t ix = (ptrdiff_t)(ox * j->sw + kx * j->dw) - (ptrdiff_t)j->pw;
         if (ix < 0 || ix >= (ptrdiff_t)j->w) continue;
-        const float *src = xi + ((size_t)iy * j->w + (size_t)ix) * j->c;
-        /* NaN wins, as in the reference: (v > m || v != v) picks v */
-        for (size_t c = 0; c < j->c; c++) o[c] = (src[c] > o[c] || src[c] != src[c]) ? src[c] : o[c];
+        v->max_into(o, xi + ((size_t)iy * j->w + (size_t)ix) * j->c, j->c); /* NaN wins, as in the reference */
       }
     }
   }

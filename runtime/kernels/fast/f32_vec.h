@@ -15,6 +15,8 @@ typedef struct ember_f32_vec_ops {
    * r < rows, i < cols (bias and res may be NULL), one pass per row; the loop over rows is inside */
   void (*bias_act_rows)(float *c, size_t rows, size_t cols, size_t ldc, const float *bias, const float *res,
                         size_t ldres, int act, float lo, float hi);
+  /* o[i] = max(o[i], x[i]) with the reference max pool's NaN rule (a NaN input wins) */
+  void (*max_into)(float *o, const float *x, size_t n);
 } ember_f32_vec_ops;
 
 #define EMBER_DECLARE_VEC_OPS(sfx) extern const ember_f32_vec_ops ember_f32_vec_ops_##sfx;

@@ -10,4 +10,4 @@
 
 const ember_f32_vec_ops ember_f32_vec_ops_scalar = {"scalar", EMBER_VEC(act_row), EMBER_VEC(binary_row),
                                                   EMBER_VEC(norm_row), EMBER_VEC(softmax_row), EMBER_VEC(unary_row),
-                                                  EMBER_VEC(bias_act_rows)};
+                                                  EMBER_VEC(bias_act_rows), EMBER_VEC(max_into)};
