@@ -3,7 +3,7 @@
 #define EMBER_OPS_H
 
 #define EMBER_MAX_RANK 8
-#define EMBER_OP_ID_LIMIT 109
+#define EMBER_OP_ID_LIMIT 110
 
 /* dtypes */
 #define EMBER_DTYPE_F32 1
@@ -93,7 +93,6 @@
 #define EMBER_OP_CAST 77
 #define EMBER_OP_EMBEDDING 80
 #define EMBER_OP_SDPA 81
-#define EMBER_OP_QCONV2D_NHWC 82
 #define EMBER_OP_QUANTIZE 100
 #define EMBER_OP_DEQUANTIZE 101
 #define EMBER_OP_QCONV2D 102
@@ -103,6 +102,7 @@
 #define EMBER_OP_Q4EMBEDDING 106
 #define EMBER_OP_Q8EMBEDDING 107
 #define EMBER_OP_QADD 108
+#define EMBER_OP_QCONV2D_NHWC 109
 
 /* attribute slots: EMBER_A_<OP>_<ATTR> is the slot index, EMBER_NSLOTS_<OP> the count */
 #define EMBER_A_CONV2D_STRIDE_H 0
@@ -315,17 +315,6 @@
 #define EMBER_A_SDPA_IS_CAUSAL 0
 #define EMBER_A_SDPA_SCALE 1
 #define EMBER_NSLOTS_SDPA 2
-#define EMBER_A_QCONV2D_NHWC_STRIDE_H 0
-#define EMBER_A_QCONV2D_NHWC_STRIDE_W 1
-#define EMBER_A_QCONV2D_NHWC_PAD_H 2
-#define EMBER_A_QCONV2D_NHWC_PAD_W 3
-#define EMBER_A_QCONV2D_NHWC_DIL_H 4
-#define EMBER_A_QCONV2D_NHWC_DIL_W 5
-#define EMBER_A_QCONV2D_NHWC_X_ZP 6
-#define EMBER_A_QCONV2D_NHWC_Y_ZP 7
-#define EMBER_A_QCONV2D_NHWC_QMIN 8
-#define EMBER_A_QCONV2D_NHWC_QMAX 9
-#define EMBER_NSLOTS_QCONV2D_NHWC 10
 #define EMBER_A_QUANTIZE_SCALE 0
 #define EMBER_A_QUANTIZE_ZERO_POINT 1
 #define EMBER_NSLOTS_QUANTIZE 2
@@ -369,6 +358,17 @@
 #define EMBER_A_QADD_QMIN 5
 #define EMBER_A_QADD_QMAX 6
 #define EMBER_NSLOTS_QADD 7
+#define EMBER_A_QCONV2D_NHWC_STRIDE_H 0
+#define EMBER_A_QCONV2D_NHWC_STRIDE_W 1
+#define EMBER_A_QCONV2D_NHWC_PAD_H 2
+#define EMBER_A_QCONV2D_NHWC_PAD_W 3
+#define EMBER_A_QCONV2D_NHWC_DIL_H 4
+#define EMBER_A_QCONV2D_NHWC_DIL_W 5
+#define EMBER_A_QCONV2D_NHWC_X_ZP 6
+#define EMBER_A_QCONV2D_NHWC_Y_ZP 7
+#define EMBER_A_QCONV2D_NHWC_QMIN 8
+#define EMBER_A_QCONV2D_NHWC_QMAX 9
+#define EMBER_NSLOTS_QCONV2D_NHWC 10
 
 /* X-macro: name, id, min inputs, max inputs, outputs, slots */
 #define EMBER_OP_LIST(X) \
@@ -438,7 +438,6 @@
   X(cast, 77, 1, 1, 1, 1) \
   X(embedding, 80, 2, 2, 1, 0) \
   X(sdpa, 81, 3, 4, 1, 2) \
-  X(qconv2d_nhwc, 82, 4, 4, 1, 10) \
   X(quantize, 100, 1, 1, 1, 2) \
   X(dequantize, 101, 1, 1, 1, 2) \
   X(qconv2d, 102, 4, 4, 1, 11) \
@@ -448,5 +447,6 @@
   X(q4embedding, 106, 3, 3, 1, 1) \
   X(q8embedding, 107, 3, 3, 1, 0) \
   X(qadd, 108, 2, 2, 1, 7) \
+  X(qconv2d_nhwc, 109, 4, 4, 1, 10) \
 
 #endif /* EMBER_OPS_H */

@@ -351,8 +351,7 @@ const ember_fast_kernel *ember_fast_kernel_for(int32_t op) {
 const ember_fast_kernel *ember_quant_fast_kernel_select(const ember_kargs *a); /* quant_fast.c */
 
 const ember_fast_kernel *ember_fast_kernel_select(const ember_kargs *a) {
-  if (a->op >= EMBER_OP_QUANTIZE || a->op == EMBER_OP_QCONV2D_NHWC) /* quantized ops (ids 100+, and 82) */
-    return ember_quant_fast_kernel_select(a);
+  if (a->op >= EMBER_OP_QUANTIZE) return ember_quant_fast_kernel_select(a); /* quantized ops (ids 100+) */
   if (a->op == EMBER_OP_CONV2D && ember_fast_dwconv_applies(a)) return &ember_fast_dwconv;
   const ember_fast_kernel *k = ember_fast_kernel_for(a->op);
   return k && k->applies(a) ? k : NULL;

@@ -23,6 +23,7 @@ typedef struct q8_packed {
   int64_t n, k, kp;
   const ember_q8_config *cfg; /* chosen at load: the weight layout depends on it */
   int32_t *wsum;
+  int32_t *qbias, *qk; /* qlinear / qconv2d_nhwc epilogue per column: clamped bias, (a_offset + x_zp) * wsum */
   int8_t *w; /* cfg->panel: 16-column VNNI panels [round_up(n, 32) / 16][kp / 4][16][4]; else rows [round_up(n, 4)][kp] */
 } q8_packed;
 
@@ -54,7 +55,9 @@ static ember_status q8_prepare(const ember_kargs *a, void **packed, uint64_t *pa
   int64_t n = a->in[1]->dims[0], k = gemm_k(a), kp = round_up(k > 0 ? k : 1, cfg->panel ? 4 : EMBER_Q8_KP);
   int64_t np = round_up(n, cfg->panel ? EMBER_Q8_PANEL_NR : 4);
   size_t head = (sizeof(q8_packed) + 63) / 64 * 64, sums = (size_t)round_up(n * 4, 64);
-  size_t total = head + sums + (size_t)(np * kp);
+  int epi = a->op == EMBER_OP_QLINEAR || a->op == EMBER_OP_QCONV2D_NHWC;
+  size_t terms = epi ? 2 * sums : 0;
+  size_t total = head + sums + terms + (size_t)(np * kp);
   unsigned char *mem = aligned_alloc(64, total);
   if (!mem) return ember_fail(a->err, a->err_len, EMBER_ERR_OUT_OF_MEMORY, "no memory to pack an int8 weight");
   memset(mem, 0, total);
@@ -64,7 +67,9 @@ static ember_status q8_prepare(const ember_kargs *a, void **packed, uint64_t *pa
   p->kp = kp;
   p->cfg = cfg;
   p->wsum = (int32_t *)(mem + head);
-  p->w = (int8_t *)(mem + head + sums);
+  p->qbias = epi ? (int32_t *)(mem + head + sums) : NULL;
+  p->qk = epi ? (int32_t *)(mem + head + 2 * sums) : NULL;
+  p->w = (int8_t *)(mem + head + sums + terms);
   const int8_t *w = a->in[1]->data;
   for (int64_t j = 0; j < n; j++) {
     int32_t s = 0;
@@ -78,12 +83,20 @@ static ember_status q8_prepare(const ember_kargs *a, void **packed, uint64_t *pa
     }
     p->wsum[j] = s;
   }
+  if (epi) { /* made once here, not on every run: the bias and x_zp are constants of the node */
+    const int32_t *b = a->in[2]->data;
+    int32_t k0 = cfg->a_offset + (int32_t)ember_attr_i(a, a->op == EMBER_OP_QLINEAR ? EMBER_A_QLINEAR_X_ZP
+                                                                                     : EMBER_A_QCONV2D_NHWC_X_ZP);
+    for (int64_t j = 0; j < n; j++) {
+      p->qbias[j] = ember_q_bias(b[j]);
+      p->qk[j] = k0 * p->wsum[j];
+    }
+  }
   *packed = mem;
   *packed_bytes = total;
   int64_t m = a_rows(a);
-  /* the A rows of all M (shared, in thread 0's slot) plus the row scales and zero points, then the
-   * qlinear epilogue's two int32 terms per column */
-  *scratch_per_thread = (uint64_t)(m * kp + 8 * m + 64 + 8 * n);
+  /* the A rows of all M (shared, in thread 0's slot) plus the row scales and zero points */
+  *scratch_per_thread = (uint64_t)(m * kp + 8 * m + 64);
   return EMBER_OK;
 }
 
@@ -96,7 +109,6 @@ typedef struct q8_job {
   int32_t *rzp;
   ember_q_quantize_fn quantize;
   int64_t m, rows_per_tile, tiles_n;
-  int32_t *qbias, *qk; /* qlinear: per column, made once per run in scratch */
   ember_q8_epilogue_fn epilogue;
   int tile_epilogue; /* qlinear on AVX-512: ember_q8_epilogue_tile_avx512 */
 } q8_job;
@@ -208,7 +220,7 @@ static void gemm_tile(void *ctx, size_t tile, int thread) {
   int panel = j->cfg->panel != NULL;
   /* qlinear epilogue terms per column: the clamped bias and (a_offset + x_zp) * sum of the weights */
   int32_t qacc[EMBER_Q8_PANEL_NR > EMBER_Q8_NR ? EMBER_Q8_PANEL_NR : EMBER_Q8_NR];
-  const int32_t *qbias = j->qbias, *qk = j->qk;
+  const int32_t *qbias = p->qbias, *qk = p->qk;
   int64_t bm = panel ? EMBER_Q8_PANEL_MR : EMBER_Q8_MR, bn = panel ? EMBER_Q8_PANEL_NR : EMBER_Q8_NR;
   for (int64_t m = m0; m < m1; m += bm) {
     size_t mr = (size_t)(m1 - m < bm ? m1 - m : bm);
@@ -291,23 +303,11 @@ static ember_status q8_eval(const ember_kargs *a) {
   int threads = a->pool ? ember_pool_threads(a->pool) : 1;
   j.rows_per_tile = (j.m + 4 * threads - 1) / (4 * threads);
   if (j.rows_per_tile < 1) j.rows_per_tile = 1;
-  j.qbias = j.qk = NULL;
   j.epilogue = ember_q8_epilogue_select();
   j.tile_epilogue = 0;
-  if (a->op == EMBER_OP_QLINEAR || a->op == EMBER_OP_QCONV2D_NHWC) {
-    j.qbias = (int32_t *)(void *)(j.rzp + j.m);
-    j.qk = j.qbias + j.p->n;
-    const int32_t *b = a->in[2]->data;
-    int32_t k0 = j.cfg->a_offset + (int32_t)ember_attr_i(a, a->op == EMBER_OP_QLINEAR ? EMBER_A_QLINEAR_X_ZP
-                                                                                       : EMBER_A_QCONV2D_NHWC_X_ZP);
-    for (int64_t nn = 0; nn < j.p->n; nn++) {
-      j.qbias[nn] = ember_q_bias(b[nn]);
-      j.qk[nn] = k0 * j.p->wsum[nn];
-    }
 #if defined(__x86_64__) || defined(__i386__)
-    j.tile_epilogue = j.epilogue == ember_q8_dwnhwc_epilogue_avx512;
+  j.tile_epilogue = j.p->qbias && j.epilogue == ember_q8_dwnhwc_epilogue_avx512;
 #endif
-  }
   run(a->pool, (size_t)((j.m + j.rows_per_tile - 1) / j.rows_per_tile), fill_rows, &j);
   j.tiles_n = (j.p->n + TILE_N - 1) / TILE_N;
   run(a->pool, (size_t)(((j.m + TILE_M - 1) / TILE_M) * j.tiles_n), gemm_tile, &j);

@@ -1458,7 +1458,7 @@ def _qconv_nhwc_ref(i: list[np.ndarray], a: Attrs) -> list[np.ndarray]:
 
 _def(
     "qconv2d_nhwc",
-    82,
+    109,
     ["x", "weight", "bias", "scale"],
     [*NHWC_CONV_GEOMETRY, *_QIO],
     _qconv_nhwc_infer,
