@@ -5,6 +5,7 @@
  * Prints "N passed, M failed". */
 #include "../kernels/fast/f32_dwnhwc.h"
 #include "../kernels/fast/q8_dwnhwc.h"
+#include "../kernels/fast/q8_dwpair.h"
 #include "fast_test_util.h"
 
 static int64_t conv_out(int64_t n, int64_t k, int64_t s, int64_t p, int64_t d) { return (n + 2 * p - d * (k - 1) - 1) / s + 1; }
@@ -142,8 +143,11 @@ static ember_tensor qtensor(int rank, const int64_t *dims, int dtype, int storag
 
 /* int8 depthwise: the fast kernel and every ISA's row kernel equal the reference bit for bit */
 static void test_qdwconv_nhwc(ember_pool *pool) {
-  for (int trial = 0; trial < 50; trial++) {
-    int64_t n = (int64_t)irand(1, 2), c = trial % 3 == 0 ? 16 * (int64_t)irand(1, 6) : (int64_t)irand(1, 70);
+  for (int trial = 0; trial < 60; trial++) {
+    /* whole 16- and 8-channel blocks (the tap-pair kernels) and ragged channel counts (the row kernels) */
+    int64_t n = (int64_t)irand(1, 2), c = trial % 3 == 0   ? 16 * (int64_t)irand(1, 6)
+                                         : trial % 3 == 1 ? 8 * (int64_t)irand(1, 9)
+                                                          : (int64_t)irand(1, 70);
     int64_t kh = trial % 3 ? 3 : (int64_t)irand(1, 5), kw = trial % 3 ? 3 : (int64_t)irand(1, 5);
     int64_t sh = (int64_t)irand(1, 2), sw = (int64_t)irand(1, 2), dh = trial % 5 ? 1 : 2, dw = trial % 7 ? 1 : 2;
     int64_t ph = (int64_t)irand(0, 2), pw = (int64_t)irand(0, 2);
@@ -159,6 +163,7 @@ static void test_qdwconv_nhwc(ember_pool *pool) {
       bv[i] = trial == 0 && i == 0 ? (1 << 30) + 5 : (int32_t)irand(0, 20000) - 10000; /* one past the clamp */
       sv[i] = (float)irand(1, 1000) * 1e-5f;
     }
+    if (trial % 10 == 3) sv[c - 1] = trial % 20 == 3 ? INFINITY : NAN; /* the row kernels then, same bytes */
     int8_t *yr = calloc((size_t)(n * oh * ow * c), 1), *yf = calloc((size_t)(n * oh * ow * c), 1);
     ember_tensor x = qtensor(4, xd, EMBER_DTYPE_I8, EMBER_STORAGE_ARENA, xv);
     ember_tensor wt = qtensor(3, wd, EMBER_DTYPE_I8, EMBER_STORAGE_CONST, wv);
@@ -199,6 +204,50 @@ static void test_qdwconv_nhwc(ember_pool *pool) {
         snprintf(w2, sizeof w2, "%s row kernel %s", what, names[k]);
         check(memcmp(yf, yr, (size_t)(n * oh * ow * c)) == 0, w2, 0);
       }
+      /* every tap-pair kernel this CPU runs, whole images through the ring of pair rows */
+      const ember_q8dwp_isa *pk[4];
+      int npk = ember_q8dwp_available(pk, 4);
+      ember_q8dwp_plan pl;
+      memset(&pl, 0, sizeof pl);
+      pl.h = (size_t)h;
+      pl.w_in = (size_t)w;
+      pl.c = (size_t)c;
+      pl.kh = (size_t)kh;
+      pl.kw = (size_t)kw;
+      pl.sh = (size_t)sh;
+      pl.sw = (size_t)sw;
+      pl.ph = (size_t)ph;
+      pl.pw = (size_t)pw;
+      pl.dh = (size_t)dh;
+      pl.dw = (size_t)dw;
+      pl.oh = (size_t)oh;
+      pl.ow = (size_t)ow;
+      pl.x_zp = (int32_t)xzp;
+      pl.y_zp = (int32_t)yzp;
+      pl.qmin = (int32_t)qmin;
+      pl.qmax = 127;
+      pl.bias = bc;
+      pl.scale = sv;
+      ember_q8dwp_geometry(&pl);
+      int32_t *wp = malloc(pl.kh * pl.np * pl.c * 4);
+      void *ring = aligned_alloc(64, ember_q8dwp_scratch(&pl) + 64);
+      ember_q8dwp_pack(&pl, wv, wp);
+      pl.wp = wp;
+      int finite = 1;
+      for (int64_t i = 0; i < c; i++) finite &= isfinite(sv[i]) != 0;
+      for (int k = 0; k < npk && finite; k++) {
+        if (c % (int64_t)pk[k]->cblock) continue;
+        memset(yf, 0, (size_t)(n * oh * ow * c));
+        for (int64_t img = 0; img < n; img++) /* split in two parts, as threads would: each refills the ring */
+          for (int part = 0; part < 2; part++)
+            ember_q8dwp_rows(&pl, pk[k], xv + img * h * w * c, yf + img * oh * ow * c, (size_t)(part * oh / 2),
+                             (size_t)((part + 1) * oh / 2), ring);
+        char w2[240];
+        snprintf(w2, sizeof w2, "%s tap pairs %s", what, pk[k]->name);
+        check(memcmp(yf, yr, (size_t)(n * oh * ow * c)) == 0, w2, 0);
+      }
+      free(wp);
+      free(ring);
       free(bc);
       free(acc);
     }
