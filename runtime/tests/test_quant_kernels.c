@@ -76,6 +76,54 @@ static void test_microkernels(void) {
   }
 }
 
+/* the panel kernels with the requantization fused (panel_rq) against a naive sum + ember_q_requant */
+static void test_panel_rq(void) {
+  const ember_q8_config *cfgs[8];
+  int n = ember_q8_available(cfgs, 8);
+  for (int c = 0; c < n; c++) {
+    if (!cfgs[c]->panel_rq) continue;
+    int ok = 1;
+    for (int trial = 0; trial < 300 && ok; trial++) {
+      size_t mr = (size_t)irand(1, 8), nr = (size_t)irand(1, 32), kp = 4 * (size_t)irand(1, 40);
+      uint8_t *a = aligned_alloc(64, 8 * kp);
+      int8_t *b = aligned_alloc(64, 32 * kp + 64);
+      for (size_t i = 0; i < 8 * kp; i++) a[i] = (uint8_t)(trial % 7 == 0 ? 0 : irand(0, 255));
+      for (size_t i = 0; i < 32 * kp; i++) b[i] = trial % 7 == 0 ? -128 : i8rand();
+      int32_t qb[32];
+      float sc[32];
+      for (int j = 0; j < 32; j++) {
+        qb[j] = (int32_t)irand(-3000000, 3000000);
+        /* tiny to huge: products far past int8 (and past 2^31 as a float) must clamp as the reference does */
+        sc[j] = trial % 11 == 0 ? 1e30f : (float)irand(1, 100000) * 1e-9f;
+      }
+      int32_t zp = (int32_t)irand(-128, 127), lo = trial % 2 ? -128 : zp, hi = trial % 3 ? 127 : (zp > 0 ? 127 : zp + 100);
+      ember_q8_requant rq = {qb, sc, zp, lo, hi};
+      int8_t got[8 * 40];
+      memset(got, 0x5A, sizeof got);
+      cfgs[c]->panel_rq(mr, nr, kp, a, b, got, 40, &rq);
+      for (size_t i = 0; i < 8 && ok; i++)
+        for (size_t j = 0; j < 40; j++) {
+          int8_t want = 0x5A;
+          if (i < mr && j < nr) {
+            int32_t sum = 0;
+            for (size_t k = 0; k < kp; k++) { /* A as stored (u8 when a_offset = 128), B in VNNI panels */
+              int32_t av = cfgs[c]->a_offset ? (int32_t)a[i * kp + k] : (int32_t)(int8_t)a[i * kp + k];
+              sum += av * b[(j / 16) * kp * 16 + (k / 4) * 64 + (j % 16) * 4 + k % 4];
+            }
+            want = ember_q_requant((int32_t)((uint32_t)sum + (uint32_t)qb[j]), sc[j], zp, lo, hi);
+          }
+          if (got[i * 40 + j] != want) ok = 0;
+        }
+      free(a);
+      free(b);
+    }
+    char what[96];
+    snprintf(what, sizeof what, "panel + requantization %s", cfgs[c]->name);
+    check(ok, what);
+    printf("tested %s\n", what);
+  }
+}
+
 static ember_tensor tensor(int32_t dtype, int rank, const int64_t *dims, int storage, void *data) {
   ember_tensor t;
   memset(&t, 0, sizeof t);
@@ -395,6 +443,7 @@ static void test_q4linear(ember_pool *pool, const char *mode) {
 
 int main(void) {
   test_microkernels();
+  test_panel_rq();
   test_q4_kernels();
   test_quantize_rows();
   const char *modes[3][2] = {{"best", NULL}, {"avx2-cap", "EMBER_MAX_ISA"}, {"scalar", "EMBER_FORCE_SCALAR"}};

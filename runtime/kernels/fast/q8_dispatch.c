@@ -10,16 +10,16 @@
 #endif
 #endif
 
-static const ember_q8_config kScalar = {ember_q8_dot_4x4_scalar, 0, "q8_dot_4x4_scalar", NULL};
+static const ember_q8_config kScalar = {ember_q8_dot_4x4_scalar, 0, "q8_dot_4x4_scalar", NULL, NULL};
 #if defined(__x86_64__) || defined(__i386__)
-static const ember_q8_config kAvx2 = {ember_q8_dot_2x4_avx2, 0, "q8_gemm_8x32_avx2", ember_q8_gemm_8x32_avx2};
-static const ember_q8_config kAvxVnni = {ember_q8_dot_2x4_avxvnni, 128, "q8_dot_2x4_avxvnni", NULL};
+static const ember_q8_config kAvx2 = {ember_q8_dot_2x4_avx2, 0, "q8_gemm_8x32_avx2", ember_q8_gemm_8x32_avx2, NULL};
+static const ember_q8_config kAvxVnni = {ember_q8_dot_2x4_avxvnni, 128, "q8_dot_2x4_avxvnni", NULL, NULL};
 static const ember_q8_config kAvx512Vnni = {ember_q8_dot_4x4_avx512vnni, 128, "q8_gemm_8x32_avx512vnni",
-                                             ember_q8_gemm_8x32_avx512vnni};
+                                             ember_q8_gemm_8x32_avx512vnni, ember_q8_gemm_8x32_rq_avx512vnni};
 #endif
 #if defined(__aarch64__)
-static const ember_q8_config kNeon = {ember_q8_dot_2x4_neon, 0, "q8_dot_2x4_neon", NULL};
-static const ember_q8_config kNeonDot = {ember_q8_dot_4x4_neondot, 0, "q8_dot_4x4_neondot", NULL};
+static const ember_q8_config kNeon = {ember_q8_dot_2x4_neon, 0, "q8_dot_2x4_neon", NULL, NULL};
+static const ember_q8_config kNeonDot = {ember_q8_dot_4x4_neondot, 0, "q8_dot_4x4_neondot", NULL, NULL};
 #endif
 
 static int env_is(const char *name, const char *value) {

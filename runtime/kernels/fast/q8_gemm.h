@@ -27,11 +27,25 @@ typedef void (*ember_q8_panel_fn)(size_t mr, size_t kp, const uint8_t *a, const 
 #define EMBER_Q8_PANEL_MR 8
 #define EMBER_Q8_PANEL_NR 32
 
+/* The requantizing epilogue of qlinear / qconv2d_nhwc for columns n.. of a panel call: y = requant(c + qb)
+ * per column with qb = clamped bias - (a_offset + x_zp) * colsum(W), in the reordered form that needs
+ * finite scales: clamp(c * scale, lo - zp, hi - zp), round to nearest even, + zp (equal to
+ * ember_q_requant for finite scales; kernels/fast/q8_dwpair.h says why). */
+typedef struct ember_q8_requant {
+  const int32_t *qb;
+  const float *scale;
+  int32_t zp, lo, hi;
+} ember_q8_requant;
+/* Panel GEMM + that epilogue in registers: int8 rows of y (ldy apart), columns j < nr <= 32. */
+typedef void (*ember_q8_panel_rq_fn)(size_t mr, size_t nr, size_t kp, const uint8_t *a, const int8_t *b, int8_t *y,
+                                     size_t ldy, const ember_q8_requant *r);
+
 typedef struct ember_q8_config {
   ember_q8_dot_fn fn;
   int32_t a_offset;
   const char *name;
-  ember_q8_panel_fn panel; /* NULL: rows-of-B dot kernel only */
+  ember_q8_panel_fn panel;        /* NULL: rows-of-B dot kernel only */
+  ember_q8_panel_rq_fn panel_rq; /* NULL: the panel kernel, then a separate epilogue */
 } ember_q8_config;
 
 void ember_q8_dot_4x4_scalar(size_t mr, size_t nr, size_t kp, const int8_t *a, const int8_t *b, int32_t *c,
@@ -45,6 +59,8 @@ void ember_q8_dot_4x4_avx512vnni(size_t mr, size_t nr, size_t kp, const int8_t *
                                  size_t ldc);
 void ember_q8_gemm_8x32_avx2(size_t mr, size_t kp, const uint8_t *a, const int8_t *b, int32_t *c, size_t ldc);
 void ember_q8_gemm_8x32_avx512vnni(size_t mr, size_t kp, const uint8_t *a, const int8_t *b, int32_t *c, size_t ldc);
+void ember_q8_gemm_8x32_rq_avx512vnni(size_t mr, size_t nr, size_t kp, const uint8_t *a, const int8_t *b, int8_t *y,
+                                      size_t ldy, const ember_q8_requant *r);
 #endif
 #if defined(__aarch64__)
 void ember_q8_dot_2x4_neon(size_t mr, size_t nr, size_t kp, const int8_t *a, const int8_t *b, int32_t *c,

@@ -6,6 +6,7 @@
  * qconv2d: im2col with padding = x_zp), zero padded to kp; phase 2 runs the microkernel over
  * 4 x 4 blocks in tiles across the thread pool and applies the epilogue with the very functions the
  * reference kernels use (quant_util.h), so results equal the reference bit for bit. */
+#include <math.h>
 #include <stdlib.h>
 
 #include "../ref/quant_util.h"
@@ -24,6 +25,8 @@ typedef struct q8_packed {
   const ember_q8_config *cfg; /* chosen at load: the weight layout depends on it */
   int32_t *wsum;
   int32_t *qbias, *qk; /* qlinear / qconv2d_nhwc epilogue per column: clamped bias, (a_offset + x_zp) * wsum */
+  int32_t *qb;         /* qbias - qk, for the fused epilogue (cfg->panel_rq) */
+  int finite_scales;   /* the fused epilogue's reordered requantization needs them */
   int8_t *w; /* cfg->panel: 16-column VNNI panels [round_up(n, 32) / 16][kp / 4][16][4]; else rows [round_up(n, 4)][kp] */
 } q8_packed;
 
@@ -56,7 +59,7 @@ static ember_status q8_prepare(const ember_kargs *a, void **packed, uint64_t *pa
   int64_t np = round_up(n, cfg->panel ? EMBER_Q8_PANEL_NR : 4);
   size_t head = (sizeof(q8_packed) + 63) / 64 * 64, sums = (size_t)round_up(n * 4, 64);
   int epi = a->op == EMBER_OP_QLINEAR || a->op == EMBER_OP_QCONV2D_NHWC;
-  size_t terms = epi ? 2 * sums : 0;
+  size_t terms = epi ? 3 * sums : 0;
   size_t total = head + sums + terms + (size_t)(np * kp);
   unsigned char *mem = aligned_alloc(64, total);
   if (!mem) return ember_fail(a->err, a->err_len, EMBER_ERR_OUT_OF_MEMORY, "no memory to pack an int8 weight");
@@ -69,6 +72,7 @@ static ember_status q8_prepare(const ember_kargs *a, void **packed, uint64_t *pa
   p->wsum = (int32_t *)(mem + head);
   p->qbias = epi ? (int32_t *)(mem + head + sums) : NULL;
   p->qk = epi ? (int32_t *)(mem + head + 2 * sums) : NULL;
+  p->qb = epi ? (int32_t *)(mem + head + 3 * sums) : NULL;
   p->w = (int8_t *)(mem + head + sums + terms);
   const int8_t *w = a->in[1]->data;
   for (int64_t j = 0; j < n; j++) {
@@ -87,9 +91,13 @@ static ember_status q8_prepare(const ember_kargs *a, void **packed, uint64_t *pa
     const int32_t *b = a->in[2]->data;
     int32_t k0 = cfg->a_offset + (int32_t)ember_attr_i(a, a->op == EMBER_OP_QLINEAR ? EMBER_A_QLINEAR_X_ZP
                                                                                      : EMBER_A_QCONV2D_NHWC_X_ZP);
+    const float *sc = a->in[3]->data;
+    p->finite_scales = 1;
     for (int64_t j = 0; j < n; j++) {
       p->qbias[j] = ember_q_bias(b[j]);
       p->qk[j] = k0 * p->wsum[j];
+      p->qb[j] = (int32_t)((uint32_t)p->qbias[j] - (uint32_t)p->qk[j]); /* as the kernels' wrapping int32 */
+      p->finite_scales &= isfinite(sc[j]) != 0;
     }
   }
   *packed = mem;
@@ -111,6 +119,7 @@ typedef struct q8_job {
   int64_t m, rows_per_tile, tiles_n;
   ember_q8_epilogue_fn epilogue;
   int tile_epilogue; /* qlinear on AVX-512: ember_q8_epilogue_tile_avx512 */
+  int fused;         /* qlinear / qconv2d_nhwc with finite scales: cfg->panel_rq */
 } q8_job;
 
 /* phase 1: A rows [tile * rows_per_tile, ...) */
@@ -226,6 +235,12 @@ static void gemm_tile(void *ctx, size_t tile, int thread) {
     size_t mr = (size_t)(m1 - m < bm ? m1 - m : bm);
     for (int64_t n = n0; n < n1; n += bn) {
       size_t nr = (size_t)(n1 - n < bn ? n1 - n : bn);
+      if (j->fused) { /* GEMM and requantization in one call: the int32 tile stays in registers */
+        ember_q8_requant rq = {p->qb + n, scale + n, yzp, lo, hi};
+        j->cfg->panel_rq(mr, nr, (size_t)kp, (const uint8_t *)(j->arows + m * kp), p->w + n * kp, yq + m * N + n,
+                         (size_t)N, &rq);
+        continue;
+      }
       if (panel)
         j->cfg->panel(mr, (size_t)kp, (const uint8_t *)(j->arows + m * kp), p->w + n * kp, c, EMBER_Q8_PANEL_NR);
       else
@@ -308,6 +323,7 @@ static ember_status q8_eval(const ember_kargs *a) {
 #if defined(__x86_64__) || defined(__i386__)
   j.tile_epilogue = j.p->qbias && j.epilogue == ember_q8_dwnhwc_epilogue_avx512;
 #endif
+  j.fused = j.p->qb && j.p->finite_scales && j.cfg->panel && j.cfg->panel_rq;
   run(a->pool, (size_t)((j.m + j.rows_per_tile - 1) / j.rows_per_tile), fill_rows, &j);
   j.tiles_n = (j.p->n + TILE_N - 1) / TILE_N;
   run(a->pool, (size_t)(((j.m + TILE_M - 1) / TILE_M) * j.tiles_n), gemm_tile, &j);

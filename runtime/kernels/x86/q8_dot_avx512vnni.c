@@ -51,3 +51,41 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void ember_q8_gemm_8x32_a
     _mm512_storeu_si512((void *)(c + i * ldc + 16), acc[i][1]);
   }
 }
+
+/* The same panel GEMM with qlinear's requantization in registers (q8_gemm.h, ember_q8_requant): the int32
+ * tile never leaves the registers, and y gets int8 directly (masked for nr < 32). */
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) void ember_q8_gemm_8x32_rq_avx512vnni(
+    size_t mr, size_t nr, size_t kp, const uint8_t *a, const int8_t *b, int8_t *y, size_t ldy,
+    const ember_q8_requant *r) {
+  const uint8_t *ai[8];
+  for (size_t i = 0; i < 8; i++) ai[i] = a + (i < mr ? i : 0) * kp;
+  const int8_t *b1 = b + kp * 16;
+  __m512i acc[8][2];
+  for (int i = 0; i < 8; i++) acc[i][0] = acc[i][1] = _mm512_setzero_si512();
+  for (size_t k = 0; k < kp; k += 4) {
+    __m512i w0 = _mm512_load_si512((const void *)(b + k * 16)), w1 = _mm512_load_si512((const void *)(b1 + k * 16));
+    for (int i = 0; i < 8; i++) {
+      int32_t q;
+      memcpy(&q, ai[i] + k, 4);
+      __m512i x = _mm512_set1_epi32(q);
+      acc[i][0] = _mm512_dpbusd_epi32(acc[i][0], x, w0);
+      acc[i][1] = _mm512_dpbusd_epi32(acc[i][1], x, w1);
+    }
+  }
+  const __mmask16 m0 = nr >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << nr) - 1u);
+  const __mmask16 m1 = nr >= 32 ? (__mmask16)0xFFFF : nr > 16 ? (__mmask16)((1u << (nr - 16)) - 1u) : 0;
+  const __m512i qb0 = _mm512_maskz_loadu_epi32(m0, r->qb), qb1 = _mm512_maskz_loadu_epi32(m1, r->qb + 16);
+  const __m512 s0 = _mm512_maskz_loadu_ps(m0, r->scale), s1 = _mm512_maskz_loadu_ps(m1, r->scale + 16);
+  const __m512 flo = _mm512_set1_ps((float)(r->lo - r->zp)), fhi = _mm512_set1_ps((float)(r->hi - r->zp));
+  const __m512i zp = _mm512_set1_epi32(r->zp);
+  for (size_t i = 0; i < mr; i++) {
+    __m512 v0 = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(acc[i][0], qb0)), s0);
+    __m512 v1 = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(acc[i][1], qb1)), s1);
+    v0 = _mm512_min_ps(_mm512_max_ps(v0, flo), fhi);
+    v1 = _mm512_min_ps(_mm512_max_ps(v1, flo), fhi);
+    __m512i q0 = _mm512_add_epi32(_mm512_cvt_roundps_epi32(v0, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), zp);
+    __m512i q1 = _mm512_add_epi32(_mm512_cvt_roundps_epi32(v1, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), zp);
+    _mm512_mask_cvtepi32_storeu_epi8(y + i * ldy, m0, q0);
+    if (m1) _mm512_mask_cvtepi32_storeu_epi8(y + i * ldy + 16, m1, q1);
+  }
+}
