@@ -122,6 +122,58 @@ typedef struct q8_job {
   int fused;         /* qlinear / qconv2d_nhwc with finite scales: cfg->panel_rq */
 } q8_job;
 
+/* dst[i] = src[i] ^ flip for n bytes, 8 at a time (fixed-size memcpy compiles to plain loads and stores:
+ * no library call per tap, which dominated the gather of small-channel convolutions) */
+static inline void copy_flip(int8_t *restrict dst, const int8_t *restrict src, int64_t n, uint64_t flip8) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t v;
+    memcpy(&v, src + i, 8);
+    v ^= flip8;
+    memcpy(dst + i, &v, 8);
+  }
+  for (; i < n; i++) dst[i] = (int8_t)((uint8_t)src[i] ^ (uint8_t)flip8);
+}
+
+/* qconv2d_nhwc's A rows: row = output pixel, columns (ky, kx, c) = runs of C bytes (KW * C when the
+ * kernel row lies inside the image and is not dilated), padding = x_zp; flipped for the VNNI kernels */
+static void fill_rows_nhwc(const q8_job *j, int64_t r0, int64_t r1) {
+  const ember_kargs *a = j->a;
+  const ember_tensor *xt = a->in[0], *wt = a->in[1], *yt = a->out[0];
+  const int8_t *x = xt->data;
+  int64_t H = xt->dims[1], W = xt->dims[2], C = xt->dims[3], KH = wt->dims[1], KW = wt->dims[2];
+  int64_t OH = yt->dims[1], OW = yt->dims[2], kp = j->p->kp, k = j->p->k;
+  int64_t sh = ember_attr_i(a, EMBER_A_QCONV2D_NHWC_STRIDE_H), sw = ember_attr_i(a, EMBER_A_QCONV2D_NHWC_STRIDE_W);
+  int64_t ph = ember_attr_i(a, EMBER_A_QCONV2D_NHWC_PAD_H), pw = ember_attr_i(a, EMBER_A_QCONV2D_NHWC_PAD_W);
+  int64_t dh = ember_attr_i(a, EMBER_A_QCONV2D_NHWC_DIL_H), dw = ember_attr_i(a, EMBER_A_QCONV2D_NHWC_DIL_W);
+  uint8_t flip = j->p->cfg->a_offset ? 0x80u : 0u;
+  uint64_t flip8 = 0x0101010101010101ull * flip;
+  int8_t pad = (int8_t)((uint8_t)ember_attr_i(a, EMBER_A_QCONV2D_NHWC_X_ZP) ^ flip);
+  for (int64_t r = r0; r < r1; r++) {
+    int8_t *dst = j->arows + r * kp;
+    int64_t n = r / (OH * OW), oy = (r / OW) % OH, ox = r % OW, i = 0;
+    int64_t ix0 = ox * sw - pw, inside_x = dw == 1 && ix0 >= 0 && ix0 + KW <= W;
+    for (int64_t ky = 0; ky < KH; ky++) {
+      int64_t iy = oy * sh - ph + ky * dh;
+      const int8_t *xrow = x + (n * H + iy) * W * C;
+      if (iy < 0 || iy >= H) {
+        memset(dst + i, pad, (size_t)(KW * C));
+        i += KW * C;
+      } else if (inside_x) {
+        copy_flip(dst + i, xrow + ix0 * C, KW * C, flip8);
+        i += KW * C;
+      } else {
+        for (int64_t kx = 0; kx < KW; kx++, i += C) {
+          int64_t ix = ix0 + kx * dw;
+          if (ix < 0 || ix >= W) memset(dst + i, pad, (size_t)C);
+          else copy_flip(dst + i, xrow + ix * C, C, flip8);
+        }
+      }
+    }
+    memset(dst + k, (int)flip, (size_t)(kp - k)); /* B is zero there: any value adds nothing */
+  }
+}
+
 /* phase 1: A rows [tile * rows_per_tile, ...) */
 static void fill_rows(void *ctx, size_t tile, int thread) {
   (void)thread;
@@ -147,29 +199,21 @@ static void fill_rows(void *ctx, size_t tile, int thread) {
     }
     return;
   }
+  if (a->op == EMBER_OP_QCONV2D_NHWC) {
+    fill_rows_nhwc(j, r0, r1);
+    return;
+  }
+  if (a->op == EMBER_OP_QLINEAR) { /* rows of x, flipped on the way */
+    uint8_t flip = j->p->cfg->a_offset ? 0x80u : 0u;
+    for (int64_t r = r0; r < r1; r++) {
+      copy_flip(j->arows + r * kp, (const int8_t *)a->in[0]->data + r * k, k, 0x0101010101010101ull * flip);
+      memset(j->arows + r * kp + k, (int)flip, (size_t)(kp - k));
+    }
+    return;
+  }
   for (int64_t r = r0; r < r1; r++) {
     int8_t *dst = j->arows + r * kp;
-    if (a->op == EMBER_OP_QCONV2D_NHWC) { /* row = output pixel, columns (ky, kx, c): runs of C bytes */
-      const ember_tensor *xt = a->in[0], *wt = a->in[1], *yt = a->out[0];
-      const int8_t *x = xt->data;
-      int64_t H = xt->dims[1], W = xt->dims[2], C = xt->dims[3], KH = wt->dims[1], KW = wt->dims[2];
-      int64_t OH = yt->dims[1], OW = yt->dims[2];
-      int64_t sh = ember_attr_i(a, EMBER_A_QCONV2D_NHWC_STRIDE_H), sw = ember_attr_i(a, EMBER_A_QCONV2D_NHWC_STRIDE_W);
-      int64_t ph = ember_attr_i(a, EMBER_A_QCONV2D_NHWC_PAD_H), pw = ember_attr_i(a, EMBER_A_QCONV2D_NHWC_PAD_W);
-      int64_t dh = ember_attr_i(a, EMBER_A_QCONV2D_NHWC_DIL_H), dw = ember_attr_i(a, EMBER_A_QCONV2D_NHWC_DIL_W);
-      int8_t zp = (int8_t)ember_attr_i(a, EMBER_A_QCONV2D_NHWC_X_ZP);
-      int64_t n = r / (OH * OW), oy = (r / OW) % OH, ox = r % OW, i = 0;
-      for (int64_t ky = 0; ky < KH; ky++) {
-        int64_t iy = oy * sh - ph + ky * dh;
-        for (int64_t kx = 0; kx < KW; kx++, i += C) {
-          int64_t ix = ox * sw - pw + kx * dw;
-          if (iy < 0 || iy >= H || ix < 0 || ix >= W) memset(dst + i, zp, (size_t)C);
-          else memcpy(dst + i, x + ((n * H + iy) * W + ix) * C, (size_t)C);
-        }
-      }
-    } else if (a->op == EMBER_OP_QLINEAR) {
-      memcpy(dst, (const int8_t *)a->in[0]->data + r * k, (size_t)k);
-    } else if (a->op == EMBER_OP_DQLINEAR) {
+    if (a->op == EMBER_OP_DQLINEAR) {
       j->quantize((const float *)a->in[0]->data + r * k, k, dst, &j->rscale[r], &j->rzp[r]);
     } else { /* im2col: row = output pixel (n, oy, ox), column = (c, ky, kx) as in the weight */
       const ember_tensor *xt = a->in[0], *wt = a->in[1], *yt = a->out[0];
