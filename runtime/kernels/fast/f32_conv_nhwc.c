@@ -111,7 +111,58 @@ typedef struct {
 /* A[r][0..kc) = im2col row of pixel p0 + r, columns [pc, pc + kc): each tap is a contiguous run of C
  * floats (zeros in the padding); undilated taps along a row are adjacent in NHWC, so one run covers
  * every in-bounds kx that is left. No divisions per element: the (ky, kx, c) position advances by runs. */
+/* n <= 32 floats; whole 16-float pieces when the source has them (the lanes past n land where the next
+ * segment, or the slack after the block, is written next) */
+static inline void copy_short(float *dst, const float *src, size_t n, const float *x_end) {
+  if (n <= 16 && src + 16 <= x_end) {
+    memcpy(dst, src, 16 * sizeof(float));
+  } else if (n <= 32 && src + 32 <= x_end) {
+    memcpy(dst, src, 32 * sizeof(float));
+  } else {
+    memcpy(dst, src, n * sizeof(float));
+  }
+}
+
+/* The whole K in one block, undilated along x, short kernel rows (KW * C <= 32 floats: the first layer of a
+ * vision model, 3 channels): per pixel and kernel row one segment of KW * C floats, or per-tap copies
+ * at the left and right edges. */
+static void gather_whole_k(const cn_job *j, size_t p0, size_t rows, float *A) {
+  const size_t C = j->c, seg = j->kw * C, hw = j->oh * j->ow;
+  size_t img = p0 / hw, oy = p0 % hw / j->ow, ox = p0 % j->ow;
+  for (size_t r = 0; r < rows; r++) {
+    const float *xi = j->x + img * j->h * j->wd * C;
+    float *dst = A + r * j->k;
+    const ptrdiff_t ix0 = (ptrdiff_t)(ox * j->sw) - (ptrdiff_t)j->pw;
+    const int inside_x = ix0 >= 0 && ix0 + (ptrdiff_t)j->kw <= (ptrdiff_t)j->wd;
+    for (size_t ky = 0; ky < j->kh; ky++, dst += seg) {
+      ptrdiff_t iy = (ptrdiff_t)(oy * j->sh + ky * j->dh) - (ptrdiff_t)j->ph;
+      if (iy < 0 || iy >= (ptrdiff_t)j->h) {
+        memset(dst, 0, seg * sizeof(float));
+      } else if (inside_x) {
+        copy_short(dst, xi + ((size_t)iy * j->wd + (size_t)ix0) * C, seg, j->x_end);
+      } else {
+        for (size_t kx = 0; kx < j->kw; kx++) {
+          ptrdiff_t ix = ix0 + (ptrdiff_t)kx;
+          if (ix < 0 || ix >= (ptrdiff_t)j->wd) memset(dst + kx * C, 0, C * sizeof(float));
+          else memcpy(dst + kx * C, xi + ((size_t)iy * j->wd + (size_t)ix) * C, C * sizeof(float));
+        }
+      }
+    }
+    if (++ox == j->ow) {
+      ox = 0;
+      if (++oy == j->oh) {
+        oy = 0;
+        img++;
+      }
+    }
+  }
+}
+
 static void gather(const cn_job *j, size_t p0, size_t rows, size_t pc, size_t kc, float *A) {
+  if (pc == 0 && kc == j->k && j->dw == 1 && j->kw * j->c <= 32) {
+    gather_whole_k(j, p0, rows, A);
+    return;
+  }
   const size_t C = j->c, end = pc + kc, hw = j->oh * j->ow;
   size_t img = p0 / hw, oy = p0 % hw / j->ow, ox = p0 % j->ow;
   const size_t ky0 = pc / C / j->kw, kx0 = pc / C % j->kw, ci0 = pc % C;

@@ -73,6 +73,28 @@ typedef struct {
   }
 
 /* one tile = one batch item x a band of 16 source rows (p), all columns (q) */
+/* few source rows (an image's 3 or 4 channels going NHWC): one tile = a band of TR_QBAND columns, each
+ * output pixel written whole; the row count a constant so the loop has no inner trip count */
+#define TR_QBAND 4096
+#define TR_FEW(P)                                                                     \
+  for (size_t qq = q0; qq < q1; qq++)                                                 \
+    for (size_t pp = 0; pp < (P); pp++) dst[qq * (P) + pp] = src[pp * j->q + qq];
+
+static void tr_few_tile(void *ctx, size_t tile, int thread) {
+  (void)thread;
+  const tr_job *j = ctx;
+  size_t bi = tile / j->qblocks, q0 = (tile % j->qblocks) * TR_QBAND, q1 = q0 + TR_QBAND < j->q ? q0 + TR_QBAND : j->q;
+  const uint32_t *src = (const uint32_t *)j->src + bi * j->p * j->q;
+  uint32_t *dst = (uint32_t *)j->dst + bi * j->p * j->q;
+  switch (j->p) {
+    case 1: TR_FEW(1) break;
+    case 2: TR_FEW(2) break;
+    case 3: TR_FEW(3) break;
+    default: TR_FEW(4) break;
+  }
+}
+#undef TR_FEW
+
 static void tr_tile(void *ctx, size_t tile, int thread) {
   (void)thread;
   const tr_job *j = ctx;
@@ -96,6 +118,11 @@ static ember_status transpose_eval(const ember_kargs *a, int split) {
     else j.q *= (size_t)x->dims[d];
   }
   j.pblocks = (j.p + TR_BLOCK - 1) / TR_BLOCK;
+  if (j.es == 4 && j.p <= 4) {
+    j.qblocks = (j.q + TR_QBAND - 1) / TR_QBAND;
+    ember_pool_run(a->pool, j.b * j.qblocks, tr_few_tile, &j);
+    return EMBER_OK;
+  }
   ember_pool_run(a->pool, j.b * j.pblocks, tr_tile, &j);
   return EMBER_OK;
 }
