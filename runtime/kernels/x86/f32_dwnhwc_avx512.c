@@ -7,6 +7,7 @@
 
 #define DW_FN ember_f32_dwnhwc_row_avx512
 #define DW_VW 16
+#define DW_NPIX 8 /* 8 accumulators + 9 weights + 10 or 17 inputs fit the 32 zmm registers */
 #define DW_V __m512
 #define DW_LOAD(p) _mm512_loadu_ps(p)
 #define DW_STORE(p, v) _mm512_storeu_ps((p), (v))
