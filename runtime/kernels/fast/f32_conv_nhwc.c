@@ -327,10 +327,43 @@ static int dw_nhwc_applies(const ember_kargs *a) {
   return a->in[0]->dtype == EMBER_DTYPE_F32 && f32_const(a->in[1]) && (a->n_in < 3 || f32_const(a->in[2]));
 }
 
+/* Small maps (the border is a large share of the pixels): input rows are copied into a ring of zero-padded
+ * rows and the row kernel sees an unpadded image whose every pixel is interior, so no pixel takes the
+ * per-tap bounds checks. Geometry of that padded view: */
+#define DW_PAD_MAX_W 32  /* input widths up to this take the padded rows */
+#define DW_PAD_MAX_KH 16 /* ring slots */
+typedef struct {
+  size_t pb, pr, hp, wp; /* padding below / right that the taps reach; padded height / width */
+  size_t row_floats;     /* one padded row, rounded to 16 floats */
+} dw_pad_geom;
+
+static int dw_pad_geometry(const ember_kargs *a, dw_pad_geom *g) {
+  const ember_tensor *x = a->in[0], *w = a->in[1], *y = a->out[0];
+  size_t h = (size_t)x->dims[1], wd = (size_t)x->dims[2], c = (size_t)x->dims[3];
+  size_t kh = (size_t)w->dims[0], kw = (size_t)w->dims[1], oh = (size_t)y->dims[1], ow = (size_t)y->dims[2];
+  size_t sh = (size_t)ember_attr_i(a, EMBER_A_DWCONV2D_NHWC_STRIDE_H), sw = (size_t)ember_attr_i(a, EMBER_A_DWCONV2D_NHWC_STRIDE_W);
+  size_t ph = (size_t)ember_attr_i(a, EMBER_A_DWCONV2D_NHWC_PAD_H), pw = (size_t)ember_attr_i(a, EMBER_A_DWCONV2D_NHWC_PAD_W);
+  size_t dh = (size_t)ember_attr_i(a, EMBER_A_DWCONV2D_NHWC_DIL_H), dw = (size_t)ember_attr_i(a, EMBER_A_DWCONV2D_NHWC_DIL_W);
+  if (wd > DW_PAD_MAX_W || kh > DW_PAD_MAX_KH || (ph == 0 && pw == 0) || oh == 0 || ow == 0) return 0;
+  size_t reach_y = (oh - 1) * sh + (kh - 1) * dh + 1, reach_x = (ow - 1) * sw + (kw - 1) * dw + 1;
+  g->pb = reach_y > h + ph ? reach_y - h - ph : 0;
+  g->pr = reach_x > wd + pw ? reach_x - wd - pw : 0;
+  g->hp = ph + h + g->pb;
+  g->wp = pw + wd + g->pr;
+  g->row_floats = (g->wp * c + 15) / 16 * 16;
+  return 1;
+}
+
+/* per thread: kh ring slots + one zero row (floats), then the row table (hp pointers) */
+static uint64_t dw_pad_scratch(const dw_pad_geom *g, size_t kh) {
+  return (uint64_t)((kh + 1) * g->row_floats) * sizeof(float) + (uint64_t)g->hp * sizeof(float *) + 64;
+}
+
 static ember_status dw_nhwc_prepare(const ember_kargs *a, void **packed, uint64_t *bytes, uint64_t *scratch) {
+  dw_pad_geom g;
   *packed = NULL;
   *bytes = 0;
-  *scratch = 0;
+  *scratch = dw_pad_geometry(a, &g) ? dw_pad_scratch(&g, (size_t)a->in[1]->dims[0]) : 0;
   return EMBER_OK;
 }
 
@@ -339,18 +372,76 @@ typedef struct {
   size_t img_in, img_out, oh, rows_per_tile, rows;
   ember_dwnhwc_row_fn row;
   float *y;
+  int padded; /* dw_pad_geom: padded rows in scratch */
+  dw_pad_geom pad;
+  uint8_t *scratch;
+  uint64_t stride;
 } dw_job;
 
+/* the padded view's rows for output row oy of image x: ring slots (made when missing) or the zero row */
+static void dw_pad_rows(const dw_job *j, const float *x, size_t oy, float *ring, const float *zero, const float **tab,
+                        ptrdiff_t *tag) {
+  const ember_dwnhwc_args *d = &j->args;
+  const size_t kh = d->kh, C = d->c, rf = j->pad.row_floats;
+  int keep[DW_PAD_MAX_KH] = {0};
+  ptrdiff_t need[DW_PAD_MAX_KH];
+  for (size_t ky = 0; ky < kh; ky++) { /* padded row oy * sh + ky * dh is input row that - ph */
+    size_t ip = oy * d->sh + ky * d->dh;
+    ptrdiff_t iy = (ptrdiff_t)ip - (ptrdiff_t)d->ph;
+    need[ky] = iy >= 0 && iy < (ptrdiff_t)d->h ? iy : -1;
+    tab[ip] = zero;
+    for (size_t s = 0; s < kh && need[ky] >= 0; s++)
+      if (tag[s] == need[ky]) {
+        tab[ip] = ring + s * rf;
+        keep[s] = 1;
+        need[ky] = -1; /* found */
+      }
+  }
+  for (size_t ky = 0; ky < kh; ky++) {
+    if (need[ky] < 0) continue;
+    size_t s = 0;
+    while (keep[s]) s++; /* kh slots, at most kh kept: one is free */
+    float *row = ring + s * rf;
+    memset(row, 0, d->pw * C * sizeof(float));
+    memcpy(row + d->pw * C, x + (size_t)need[ky] * d->w_in * C, d->w_in * C * sizeof(float));
+    memset(row + (d->pw + d->w_in) * C, 0, j->pad.pr * C * sizeof(float));
+    tag[s] = need[ky];
+    keep[s] = 1;
+    tab[oy * d->sh + ky * d->dh] = row;
+  }
+}
+
 static void dw_nhwc_tile(void *ctx, size_t tile, int thread) {
-  (void)thread;
   const dw_job *j = ctx;
   size_t r0 = tile * j->rows_per_tile, r1 = r0 + j->rows_per_tile < j->rows ? r0 + j->rows_per_tile : j->rows;
   const int fused = j->args.act == EMBER_ACT_NONE || j->args.act == EMBER_ACT_RELU || j->args.act == EMBER_ACT_CLAMP;
+  float *ring = NULL, *zero = NULL;
+  const float **tab = NULL;
+  ptrdiff_t tag[DW_PAD_MAX_KH];
+  size_t tag_img = (size_t)-1;
+  if (j->padded) {
+    ring = (float *)(void *)(j->scratch + (size_t)thread * j->stride);
+    zero = ring + j->args.kh * j->pad.row_floats;
+    tab = (const float **)(void *)(zero + j->pad.row_floats);
+    memset(zero, 0, j->pad.row_floats * sizeof(float));
+  }
   for (size_t r = r0; r < r1; r++) {
     size_t img = r / j->oh, oy = r % j->oh;
     ember_dwnhwc_args a = j->args;
     a.x += img * j->img_in;
     if (!fused) a.act = EMBER_ACT_NONE;
+    if (j->padded) { /* the kernel sees the padded view: no padding left, every pixel interior */
+      if (img != tag_img) { /* a new image: the ring holds nothing of it */
+        for (size_t s = 0; s < a.kh; s++) tag[s] = -1;
+        tag_img = img;
+      }
+      dw_pad_rows(j, a.x, oy, ring, zero, tab, tag);
+      a.rows = tab;
+      a.h = j->pad.hp;
+      a.w_in = j->pad.wp;
+      a.ph = 0;
+      a.pw = 0;
+    }
     float *y = j->y + img * j->img_out + oy * j->args.ow * j->args.c;
     j->row(&a, oy, y);
     if (!fused) ember_f32_vec()->act_row(y, j->args.ow * j->args.c, NULL, 0.f, j->args.act, j->args.lo, j->args.hi);
@@ -388,6 +479,9 @@ static ember_status dw_nhwc_eval(const ember_kargs *a) {
   size_t threads = (size_t)ember_pool_threads(a->pool), tiles = 4 * (threads > 0 ? threads : 1);
   j.rows_per_tile = (j.rows + tiles - 1) / tiles;
   j.row = dw_row_select();
+  j.padded = dw_pad_geometry(a, &j.pad);
+  j.scratch = a->scratch;
+  j.stride = a->scratch_stride;
   ember_pool_run(a->pool, (j.rows + j.rows_per_tile - 1) / j.rows_per_tile, dw_nhwc_tile, &j);
   return EMBER_OK;
 }
