@@ -85,7 +85,7 @@ static void test_panel_rq(void) {
     int ok = 1;
     for (int trial = 0; trial < 300 && ok; trial++) {
       size_t mr = (size_t)irand(1, 8), nr = (size_t)irand(1, 32), kp = 4 * (size_t)irand(1, 40);
-      uint8_t *a = aligned_alloc(64, 8 * kp);
+      uint8_t *a = aligned_alloc(64, (8 * kp + 63) / 64 * 64);
       int8_t *b = aligned_alloc(64, 32 * kp + 64);
       for (size_t i = 0; i < 8 * kp; i++) a[i] = (uint8_t)(trial % 7 == 0 ? 0 : irand(0, 255));
       for (size_t i = 0; i < 32 * kp; i++) b[i] = trial % 7 == 0 ? -128 : i8rand();

@@ -359,6 +359,13 @@ static uint64_t dw_pad_scratch(const dw_pad_geom *g, size_t kh) {
   return (uint64_t)((kh + 1) * g->row_floats) * sizeof(float) + (uint64_t)g->hp * sizeof(float *) + 64;
 }
 
+static ember_status mp_nhwc_prepare(const ember_kargs *a, void **packed, uint64_t *bytes, uint64_t *scratch) {
+  *packed = NULL;
+  *bytes = 0;
+  *scratch = 0;
+  return EMBER_OK;
+}
+
 static ember_status dw_nhwc_prepare(const ember_kargs *a, void **packed, uint64_t *bytes, uint64_t *scratch) {
   dw_pad_geom g;
   *packed = NULL;
@@ -536,7 +543,7 @@ static ember_status mp_nhwc_eval(const ember_kargs *a) {
   return EMBER_OK;
 }
 
-const ember_fast_kernel ember_fast_maxpool_nhwc = {"f32_max_pool2d_nhwc", mp_nhwc_applies, dw_nhwc_prepare,
+const ember_fast_kernel ember_fast_maxpool_nhwc = {"f32_max_pool2d_nhwc", mp_nhwc_applies, mp_nhwc_prepare,
                                                    mp_nhwc_eval};
 
 /* ----------------------------------------------------------------------------- conv2d_winograd */
