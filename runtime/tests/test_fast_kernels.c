@@ -113,13 +113,15 @@ static void compare_op_gtol(int32_t op, const ember_tensor **in, int n_in, ember
   compare_op_tol(op, in, n_in, y_ref, y_fast, attr, n_attr, pool, what, g_tol);
 }
 static void test_linear(ember_pool *pool) {
-  for (int trial = 0; trial < 52; trial++) {
+  for (int trial = 0; trial < 56; trial++) {
     int64_t m = (int64_t)irand(1, trial % 3 ? 20 : 100), k = (int64_t)irand(1, 600), n = (int64_t)irand(1, 70);
     if (trial >= 40) { /* the blocked GEMM's edges: several row tiles (M not a multiple of 12), K blocks with a
                           ragged last one, N not a multiple of 32, one huge K; decode rows (m < 4) too */
-      static const int64_t ms[12] = {4, 13, 150, 301, 97, 2, 12, 145, 290, 25, 3, 288};
-      static const int64_t ks[12] = {1100, 2600, 513, 300, 4100, 700, 255, 640, 129, 1999, 1025, 1030};
-      static const int64_t ns[12] = {33, 200, 47, 161, 80, 130, 96, 17, 300, 64, 75, 544};
+      /* 52..55: several row tiles and K blocks with bias and an activation (the epilogue runs once, on
+         each column slice after the last K block; the next block's A is prefetched meanwhile) */
+      static const int64_t ms[16] = {4, 13, 150, 301, 97, 2, 12, 145, 290, 25, 3, 288, 277, 145, 12, 300};
+      static const int64_t ks[16] = {1100, 2600, 513, 300, 4100, 700, 255, 640, 129, 1999, 1025, 1030, 1537, 1024, 2049, 517};
+      static const int64_t ns[16] = {33, 200, 47, 161, 80, 130, 96, 17, 300, 64, 75, 544, 129, 33, 32, 1};
       m = ms[trial - 40];
       k = ks[trial - 40];
       n = ns[trial - 40];
@@ -132,13 +134,14 @@ static void test_linear(ember_pool *pool) {
     ember_tensor b = tensor(1, bd, EMBER_STORAGE_CONST, bv), y1 = tensor(2, yd, 0, yr), y2 = tensor(2, yd, 0, yf);
     const ember_tensor *in[3] = {&x, &w, &b};
     double lo = -0.5, hi = 0.5;
-    int64_t attr[3] = {(int64_t)(trial % 9), 0, 0};
+    int act = trial >= 52 ? (trial - 52) * 2 + 1 : trial % 9, with_bias = trial % 2 || trial >= 52;
+    int64_t attr[3] = {(int64_t)act, 0, 0};
     memcpy(&attr[1], &lo, 8);
     memcpy(&attr[2], &hi, 8);
     char what[128];
     snprintf(what, sizeof what, "linear m=%lld k=%lld n=%lld act=%d threads=%d", (long long)m, (long long)k,
-             (long long)n, trial % 9, ember_pool_threads(pool));
-    compare_op_gtol(EMBER_OP_LINEAR, in, trial % 2 ? 3 : 2, &y1, &y2, attr, 3, pool, what);
+             (long long)n, act, ember_pool_threads(pool));
+    compare_op_gtol(EMBER_OP_LINEAR, in, with_bias ? 3 : 2, &y1, &y2, attr, 3, pool, what);
     /* the same product with the weight packed into panels (as the exporter writes linear_packed) */
     int64_t panels = (n + 15) / 16, pd[3] = {panels, k, 16};
     float *pv = aligned_alloc(64, (size_t)(panels * k * 16) * 4 + 64);
@@ -152,7 +155,7 @@ static void test_linear(ember_pool *pool) {
     memset(yr, 0, (size_t)(m * n) * 4);
     memset(yf, 0, (size_t)(m * n) * 4);
     strncat(what, " packed", sizeof what - strlen(what) - 1);
-    compare_op_gtol(EMBER_OP_LINEAR_PACKED, inp, trial % 2 ? 3 : 2, &y1, &y2, pattr, 4, pool, what);
+    compare_op_gtol(EMBER_OP_LINEAR_PACKED, inp, with_bias ? 3 : 2, &y1, &y2, pattr, 4, pool, what);
     free(pv);
     free(xv);
     free(wv);
