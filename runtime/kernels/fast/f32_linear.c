@@ -120,7 +120,6 @@ typedef struct {
   uint8_t *scratch;
   size_t scratch_stride, mc, nc, kc, col_tiles, m_pad;
   float *shared_a; /* NULL: each tile packs its own A block */
-  int prefetch_next_tile; /* one thread: tile t + 1 runs next on this thread, prefetch its A */
 } linear_job;
 
 static float *pa_scratch(const linear_job *j, int thread) {
@@ -139,54 +138,15 @@ static void linear_pa_pack(void *ctx, size_t tile, int thread) {
   }
 }
 
-/* Software prefetch of the A rows the next pack will read (x is usually in L3 or memory: 1024^3 packed
- * 4 MiB of A in ~0.45 ms, about 4% of the GEMM, mostly waiting for lines). The lines of the next A
- * block are requested into L2 a few at a time between microkernel calls, so that the pack that follows
- * reads L2. Spread evenly: one block of the next pack over all calls of the current one. */
-#if defined(__GNUC__) || defined(__clang__)
-#define PREFETCH_L2(p) __builtin_prefetch((p), 0, 2)
-#else
-#define PREFETCH_L2(p) ((void)(p))
-#endif
-
-typedef struct {
-  const char *base;    /* first row's first byte */
-  size_t row_bytes;    /* distance between rows */
-  size_t lines_per_row, total, next, per_call;
-} a_prefetch;
-
-static void a_prefetch_init(a_prefetch *pf, const linear_job *j, size_t row0, size_t rows, size_t pc, size_t kc,
-                            size_t calls) {
-  pf->base = (const char *)(j->x + row0 * j->k + pc);
-  pf->row_bytes = j->k * sizeof(float);
-  pf->lines_per_row = (kc * sizeof(float) + 63) / 64 + 1; /* + 1: a row need not start on a line */
-  pf->total = rows * pf->lines_per_row;
-  pf->next = 0;
-  pf->per_call = calls ? (pf->total + calls - 1) / calls : 0;
-}
-
-static inline void a_prefetch_step(a_prefetch *pf) {
-  size_t end = pf->next + pf->per_call < pf->total ? pf->next + pf->per_call : pf->total;
-  for (; pf->next < end; pf->next++) {
-    size_t r = pf->next / pf->lines_per_row, l = pf->next % pf->lines_per_row;
-    PREFETCH_L2(pf->base + r * pf->row_bytes + l * 64);
-  }
-}
-
 static void linear_pa_tile(void *ctx, size_t tile, int thread) {
   const linear_job *j = ctx;
   size_t cb = tile % j->col_tiles, mb = tile / j->col_tiles;
   size_t row0 = mb * j->mc, rows = j->m - row0 < j->mc ? j->m - row0 : j->mc;
   size_t col0 = cb * j->nc, cols = j->n - col0 < j->nc ? j->n - col0 : j->nc;
   const size_t pstride = j->k * EMBER_GEMM_NR;
-  const size_t calls = ((cols + 31) / 32) * ((rows + EMBER_GEMM_MR_PACK - 1) / EMBER_GEMM_MR_PACK);
-  const float *bias = j->bias ? j->bias + col0 : NULL;
-  const int epi = bias || j->act != EMBER_ACT_NONE;
   for (size_t pc = 0; pc < j->k; pc += j->kc) {
     size_t kc = j->k - pc < j->kc ? j->k - pc : j->kc;
-    const int last = pc + kc >= j->k;
     float *ap;
-    a_prefetch pf = {NULL, 0, 0, 0, 0, 0};
     if (j->shared_a) {
       ap = j->shared_a + pc * j->m_pad + row0 * kc;
     } else {
@@ -195,15 +155,6 @@ static void linear_pa_tile(void *ctx, size_t tile, int thread) {
         size_t mr = rows - r < EMBER_GEMM_MR_PACK ? rows - r : EMBER_GEMM_MR_PACK;
         j->pack_a(mr, kc, j->x + (row0 + r) * j->k + pc, j->k, ap + r * kc);
       }
-      /* the block packed next: this tile's next K block, else (one thread: tiles run in order) the
-       * next row tile's first one */
-      if (!last) {
-        size_t nkc = j->k - (pc + kc) < j->kc ? j->k - (pc + kc) : j->kc;
-        a_prefetch_init(&pf, j, row0, rows, pc + kc, nkc, calls);
-      } else if (j->prefetch_next_tile && row0 + rows < j->m && cb + 1 == j->col_tiles) {
-        size_t nrows = j->m - (row0 + rows) < j->mc ? j->m - (row0 + rows) : j->mc;
-        a_prefetch_init(&pf, j, row0 + rows, nrows, 0, j->kc < j->k ? j->kc : j->k, calls);
-      }
     }
     for (size_t c0 = col0; c0 < col0 + cols; c0 += 32) {
       size_t nr = col0 + cols - c0 < 32 ? col0 + cols - c0 : 32;
@@ -211,13 +162,11 @@ static void linear_pa_tile(void *ctx, size_t tile, int thread) {
       float *yc = j->y + row0 * j->n + c0;
       for (size_t r = 0; r < rows; r += EMBER_GEMM_MR_PACK) {
         size_t mr = rows - r < EMBER_GEMM_MR_PACK ? rows - r : EMBER_GEMM_MR_PACK;
-        a_prefetch_step(&pf);
         j->ukp(mr, nr, kc, ap + r * kc, panel, pstride, yc + r * j->n, j->n, pc > 0);
       }
-      /* bias and activation once, after the last K block, on the column slice just written (in L1) */
-      if (last && epi) epilogue(yc, j->n, rows, nr, bias ? j->bias + c0 : NULL, NULL, j->act, j->lo, j->hi);
     }
   }
+  epilogue(j->y + row0 * j->n + col0, j->n, rows, cols, j->bias ? j->bias + col0 : NULL, NULL, j->act, j->lo, j->hi);
 }
 
 static void linear_pa_run(const ember_kargs *a, linear_job *j, const ember_f32_gemm_config *cfg) {
@@ -232,7 +181,6 @@ static void linear_pa_run(const ember_kargs *a, linear_job *j, const ember_f32_g
   j->mc = round_up((j->m + row_tiles - 1) / row_tiles, EMBER_GEMM_MR_PACK);
   row_tiles = (j->m + j->mc - 1) / j->mc;
   j->shared_a = NULL;
-  j->prefetch_next_tile = threads == 1;
   j->nc = round_up(j->n, 32);
   if (threads > 1 && row_tiles < 2 * threads && pa_shared_bytes(j->m, j->k) + EMBER_ALIGN <= j->scratch_stride) {
     /* too few row tiles to share out: pack A once for everyone, then split columns (4 tiles per
