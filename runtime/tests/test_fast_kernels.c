@@ -114,11 +114,12 @@ static void compare_op_gtol(int32_t op, const ember_tensor **in, int n_in, ember
 }
 static void test_linear(ember_pool *pool) {
   for (int trial = 0; trial < 56; trial++) {
-    int64_t m = (int64_t)irand(1, trial % 3 ? 20 : 100), k = (int64_t)irand(1, 600), n = (int64_t)irand(1, 70);
+    int64_t m = (int64_t)irand(1, trial % 3 ? 20 : 100), k = (int64_t)irand(1, 600);
+    int64_t n = (int64_t)irand(1, trial % 4 ? 70 : 300); /* past 128 columns: the packed-A path (AVX-512) */
     if (trial >= 40) { /* the blocked GEMM's edges: several row tiles (M not a multiple of 12), K blocks with a
                           ragged last one, N not a multiple of 32, one huge K; decode rows (m < 4) too */
-      /* 52..55: several row tiles and K blocks with bias and an activation (the epilogue runs once, on
-         each column slice after the last K block; the next block's A is prefetched meanwhile) */
+      /* 52..55: several row tiles and K blocks with bias and an activation (the epilogue runs once, after
+         the last K block) */
       static const int64_t ms[16] = {4, 13, 150, 301, 97, 2, 12, 145, 290, 25, 3, 288, 277, 145, 12, 300};
       static const int64_t ks[16] = {1100, 2600, 513, 300, 4100, 700, 255, 640, 129, 1999, 1025, 1030, 1537, 1024, 2049, 517};
       static const int64_t ns[16] = {33, 200, 47, 161, 80, 130, 96, 17, 300, 64, 75, 544, 129, 33, 32, 1};
