@@ -478,6 +478,42 @@ static void test_transpose(ember_pool *pool) {
   }
 }
 
+/* f32 reduce_mean / reduce_sum over a contiguous run of axes before the last (global average pooling in
+ * NHWC): the fast kernel sums in double in the reference's order, so it must equal the reference bit for bit */
+static void test_reduce(ember_pool *pool) {
+  for (int trial = 0; trial < 40; trial++) {
+    int r = (int)irand(2, 5);
+    int64_t xd[5], yd[5], n = 1;
+    for (int d = 0; d < r; d++) {
+      xd[d] = d == r - 1 ? (int64_t)irand(4, 300) : (int64_t)irand(1, 9); /* inner >= 4: the fast kernel */
+      n *= xd[d];
+    }
+    int first = (int)irand(0, (size_t)r - 2), last = (int)irand((size_t)first, (size_t)r - 2);
+    int64_t mask = 0;
+    for (int d = first; d <= last; d++) mask |= (int64_t)1 << d;
+    int64_t keep = trial % 2, yr_ = 0;
+    for (int d = 0; d < r; d++)
+      if (!((mask >> d) & 1)) yd[yr_++] = xd[d];
+      else if (keep) yd[yr_++] = 1;
+    int64_t yn = 1;
+    for (int d = 0; d < yr_; d++) yn *= yd[d];
+    float *xv = frand_array(n), *y1v = calloc((size_t)yn + 1, 4), *y2v = calloc((size_t)yn + 1, 4);
+    if (trial == 3) xv[0] = NAN;
+    int32_t op = trial % 3 ? EMBER_OP_REDUCE_MEAN : EMBER_OP_REDUCE_SUM;
+    ember_tensor x = qtensor(r, xd, EMBER_DTYPE_F32, 0, xv), y1 = qtensor((int)yr_, yd, EMBER_DTYPE_F32, 0, y1v);
+    ember_tensor y2 = qtensor((int)yr_, yd, EMBER_DTYPE_F32, 0, y2v);
+    const ember_tensor *in[1] = {&x};
+    int64_t attr[2] = {mask, keep};
+    char what[96];
+    snprintf(what, sizeof what, "%s rank %d mask %#llx keepdim %lld", op == EMBER_OP_REDUCE_MEAN ? "reduce_mean" : "reduce_sum",
+             r, (unsigned long long)mask, (long long)keep);
+    compare_op_tol(op, in, 1, &y1, &y2, attr, 2, pool, what, -1.0);
+    free(xv);
+    free(y1v);
+    free(y2v);
+  }
+}
+
 int main(void) {
   for (int threads = 1; threads <= 3; threads += 2) {
     ember_pool *pool = ember_pool_create(threads);
@@ -490,6 +526,7 @@ int main(void) {
     test_dwconv2d_nhwc(pool);
     test_maxpool_nhwc(pool);
     test_transpose(pool);
+    test_reduce(pool);
     ember_pool_free(pool);
   }
   printf("%d passed, %d failed\n", g_pass, g_fail);

@@ -312,6 +312,7 @@ extern const ember_fast_kernel ember_fast_binary; /* f32_elementwise.c */
 extern const ember_fast_kernel ember_fast_unary;
 extern const ember_fast_kernel ember_fast_rows;
 extern const ember_fast_kernel ember_fast_permute; /* movement_fast.c */
+extern const ember_fast_kernel ember_fast_reduce;  /* f32_reduce.c */
 extern const ember_fast_kernel ember_fast_maxpool; /* f32_maxpool.c */
 extern const ember_fast_kernel ember_fast_conv;    /* f32_conv.c */
 extern const ember_fast_kernel ember_fast_dwconv;
@@ -340,6 +341,7 @@ const ember_fast_kernel *ember_fast_kernel_for(int32_t op) {
     case EMBER_OP_LAYER_NORM: case EMBER_OP_RMS_NORM: case EMBER_OP_SOFTMAX: case EMBER_OP_LOG_SOFTMAX:
       return &ember_fast_rows;
     case EMBER_OP_PERMUTE: return &ember_fast_permute;
+    case EMBER_OP_REDUCE_MEAN: case EMBER_OP_REDUCE_SUM: return &ember_fast_reduce;
     case EMBER_OP_MAX_POOL2D: return &ember_fast_maxpool;
     case EMBER_OP_CONV2D_NHWC: return &ember_fast_conv_nhwc;
     case EMBER_OP_DWCONV2D_NHWC: return &ember_fast_dwconv_nhwc;
