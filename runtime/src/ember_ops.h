@@ -375,7 +375,7 @@
   X(conv2d, 1, 2, 3, 1, 10) \
   X(linear, 2, 2, 3, 1, 3) \
   X(matmul, 3, 2, 2, 1, 0) \
-  X(linear_packed, 4, 2, 3, 1, 4) \
+  X(linear_packed, 4, 2, 4, 1, 4) \
   X(conv2d_nhwc, 5, 2, 4, 1, 12) \
   X(dwconv2d_nhwc, 6, 2, 3, 1, 9) \
   X(conv2d_winograd, 7, 2, 4, 1, 6) \

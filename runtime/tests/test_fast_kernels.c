@@ -157,6 +157,16 @@ static void test_linear(ember_pool *pool) {
     memset(yf, 0, (size_t)(m * n) * 4);
     strncat(what, " packed", sizeof what - strlen(what) - 1);
     compare_op_gtol(EMBER_OP_LINEAR_PACKED, inp, with_bias ? 3 : 2, &y1, &y2, pattr, 4, pool, what);
+    if (trial % 3 == 0 || trial >= 40) { /* a fused residual (the output's shape), added before the activation */
+      float *rv = frand_array(m * n);
+      ember_tensor res = tensor(2, yd, EMBER_STORAGE_ARENA, rv);
+      const ember_tensor *inr[4] = {&x, &wp, &b, &res};
+      memset(yr, 0, (size_t)(m * n) * 4);
+      memset(yf, 0, (size_t)(m * n) * 4);
+      strncat(what, " residual", sizeof what - strlen(what) - 1);
+      compare_op_gtol(EMBER_OP_LINEAR_PACKED, inr, 4, &y1, &y2, pattr, 4, pool, what);
+      free(rv);
+    }
     free(pv);
     free(xv);
     free(wv);

@@ -60,6 +60,8 @@ def test_conv_chain_runs_nhwc_with_one_transpose(reference: bool) -> None:
     assert "conv2d" not in ops
     assert ops["conv2d_nhwc"] == 1 and ops["dwconv2d_nhwc"] == 1
     assert ops["linear_packed"] == 3  # two 1x1 convs became GEMMs over pixels, plus the fc
+    assert "add" not in ops  # the skip rides in the projecting GEMM's epilogue
+    assert [len(n.inputs) for n in prog.graph.nodes if n.op == "linear_packed"].count(4) == 1
     assert ops["permute"] == 1  # the input only: the flatten of a 1x1 map needs no transpose back
 
 

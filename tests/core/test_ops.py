@@ -228,6 +228,12 @@ case(
 _W = r(37, 19)
 case("linear_packed", [r(3, 19), pack_panels(_W), r(37)], {"n": 37}, lambda x, p, b: F.linear(x, t(_W), b))
 case("linear_packed", [r(2, 5, 8), pack_panels(r(16, 8))], {"n": 16, "act": Act.RELU}, None)
+case(  # a fused residual add (a 1x1 projection's skip, a transformer's): added before the activation
+    "linear_packed",
+    [r(2, 5, 19), pack_panels(_W), r(37), r(2, 5, 37)],
+    {"n": 37, "act": Act.RELU},
+    lambda x, p, b, res: F.relu(F.linear(x, t(_W), b) + res),
+)
 case("matmul", [r(2, 3, 5, 7), r(2, 3, 7, 4)], {}, torch.matmul)
 case("matmul", [r(4, 1, 3, 7), r(5, 7, 2)], {}, torch.matmul)
 case("matmul", [r(1, 1), r(1, 13)], {}, torch.matmul)

@@ -15,12 +15,13 @@
 
 static size_t round_up(size_t v, size_t m) { return (v + m - 1) / m * m; }
 
+/* bias (per column, or per row), the optional residual (rows ldr apart) and the activation, one pass */
 static void epilogue(float *c, size_t ldc, size_t rows, size_t cols, const float *bias_col,
-                     const float *bias_row, int act, float lo, float hi) {
-  if (!bias_col && !bias_row && act == EMBER_ACT_NONE) return;
+                     const float *bias_row, const float *res, size_t ldr, int act, float lo, float hi) {
+  if (!bias_col && !bias_row && !res && act == EMBER_ACT_NONE) return;
   const ember_f32_vec_ops *v = ember_f32_vec();
   if (!bias_row) { /* the common case: one call for the tile, bias and activation in one pass */
-    v->bias_act_rows(c, rows, cols, ldc, bias_col, NULL, 0, act, lo, hi);
+    v->bias_act_rows(c, rows, cols, ldc, bias_col, res, ldr, act, lo, hi);
     return;
   }
   for (size_t r = 0; r < rows; r++) v->act_row(c + r * ldc, cols, bias_col, bias_row ? bias_row[r] : 0.f, act, lo, hi);
@@ -111,6 +112,7 @@ static ember_status linear_prepare(const ember_kargs *a, void **packed, uint64_t
 
 typedef struct {
   const float *x, *packed, *bias;
+  const float *res; /* linear_packed's optional residual, the output's layout */
   float *y;
   size_t m, n, k, panels, mtiles, nr_step, col_blocks;
   int act;
@@ -170,7 +172,8 @@ static void linear_pa_tile(void *ctx, size_t tile, int thread) {
       }
     }
   }
-  epilogue(j->y + row0 * j->n + col0, j->n, rows, cols, j->bias ? j->bias + col0 : NULL, NULL, j->act, j->lo, j->hi);
+  epilogue(j->y + row0 * j->n + col0, j->n, rows, cols, j->bias ? j->bias + col0 : NULL, NULL,
+           j->res ? j->res + row0 * j->n + col0 : NULL, j->n, j->act, j->lo, j->hi);
 }
 
 static void linear_pa_run(const ember_kargs *a, linear_job *j, const ember_f32_gemm_config *cfg) {
@@ -224,8 +227,8 @@ static void linear_tile(void *ctx, size_t tile, int thread) {
       }
     }
   }
-  epilogue(j->y + row0 * j->n + tcol0, j->n, rows, tcols, j->bias ? j->bias + tcol0 : NULL, NULL, j->act, j->lo,
-           j->hi);
+  epilogue(j->y + row0 * j->n + tcol0, j->n, rows, tcols, j->bias ? j->bias + tcol0 : NULL, NULL,
+           j->res ? j->res + row0 * j->n + tcol0 : NULL, j->n, j->act, j->lo, j->hi);
 }
 
 #define GEMV_PANELS_PER_TILE 8 /* 128 output columns */
@@ -241,7 +244,8 @@ static void gemv_tile(void *ctx, size_t tile, int thread) {
   for (size_t r = 0; r < j->m; r++) {
     float *y = j->y + r * j->n + col0;
     j->gemv(cols, j->k, j->x + r * j->k, j->packed + col0 * j->k, y);
-    epilogue(y, j->n, 1, cols, j->bias ? j->bias + col0 : NULL, NULL, j->act, j->lo, j->hi);
+    epilogue(y, j->n, 1, cols, j->bias ? j->bias + col0 : NULL, NULL, j->res ? j->res + r * j->n + col0 : NULL, j->n,
+             j->act, j->lo, j->hi);
   }
 }
 
@@ -254,6 +258,7 @@ static void linear_run(const ember_kargs *a, const float *panels, size_t n, size
   j.x = x->data;
   j.packed = panels;
   j.bias = a->n_in > 2 ? a->in[2]->data : NULL;
+  j.res = a->n_in > 3 ? a->in[3]->data : NULL;
   j.y = a->out[0]->data;
   j.panels = (j.n + EMBER_GEMM_NR - 1) / EMBER_GEMM_NR;
   j.mtiles = (j.m + MROWS_PER_TILE - 1) / MROWS_PER_TILE;

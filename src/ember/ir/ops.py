@@ -277,22 +277,30 @@ def _linear_packed_infer(s: list[Shape], d: list[DType], a: Attrs) -> list[tuple
         raise ValueError(f"linear_packed: input {x}, packed weight {w} and n={n} do not match")
     if len(s) > 2 and s[2] != (n,):
         raise ValueError(f"linear_packed bias shape {s[2]} != ({n},)")
+    if len(s) > 3 and s[3] != (*x[:-1], n):
+        raise ValueError(f"linear_packed residual shape {s[3]} != the output's {(*x[:-1], n)}")
     return [((*x[:-1], n), d[0])]
 
 
 def _linear_packed_ref(i: list[np.ndarray], a: Attrs) -> list[np.ndarray]:
-    return _linear_ref([i[0], unpack_panels(i[1], a["n"]), *i[2:]], a)
+    y = i[0].astype(np.float64) @ unpack_panels(i[1], a["n"]).astype(np.float64).T
+    if len(i) > 2:
+        y = y + i[2]
+    if len(i) > 3:
+        y = y + i[3].astype(np.float64)
+    return [apply_act(y, a["act"], a["act_min"], a["act_max"])]
 
 
 _def(
     "linear_packed",
     4,
-    ["x", "weight_panels", "bias?"],
+    ["x", "weight_panels", "bias?", "residual?"],
     [AttrSpec("n", "int", 1), *EPILOGUE],
     _linear_packed_infer,
     _linear_packed_ref,
     doc="linear whose constant weight was packed at export into 16-column panels [ceil(N/16), K, 16], "
-    "so the runtime uses it in place from the mapped file.",
+    "so the runtime uses it in place from the mapped file. An optional residual (the output's shape) is "
+    "added before the activation.",
 )
 # ------------------------------------------------------------------------------------ NHWC convolution
 # Produced by the layout pass (passes/layout.py) for convolution chains; never by the frontend.

@@ -3,7 +3,8 @@
 After the layout pass, `add(conv(x), skip)` (either operand order), where the convolution has no
 activation of its own and the add is its only reader, becomes the convolution with `skip` as its
 optional residual input and the add's activation (relu) as its epilogue: one pass over the output
-instead of two, and one tensor fewer in the arena. conv2d_nhwc and conv2d_winograd take a residual.
+instead of two, and one tensor fewer in the arena. conv2d_nhwc, conv2d_winograd and linear_packed (1x1
+convolutions after the layout pass, and transformer projections) take a residual.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import numpy as np
 
 from ember.ir.graph import Graph
 
-_TAKES_RESIDUAL = ("conv2d_nhwc", "conv2d_winograd")
+_TAKES_RESIDUAL = ("conv2d_nhwc", "conv2d_winograd", "linear_packed")
 
 
 def fuse_residual_add(graph: Graph) -> Graph:

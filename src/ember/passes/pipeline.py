@@ -44,8 +44,9 @@ def compile_graph(
         graph = legalize_outputs(optimize_graph(graph))
     source = copy.deepcopy(graph)  # optimized, not yet lowered to runtime layouts: input to ember.quantize
     if optimize:
-        graph = pack_linear_weights(
-            fuse_residual_add(fuse_pointwise_depthwise(to_channels_last(graph, winograd=winograd)))
+        # weights packed first: the residual fusion also folds adds into linear_packed
+        graph = fuse_residual_add(
+            pack_linear_weights(fuse_pointwise_depthwise(to_channels_last(graph, winograd=winograd)))
         )
     graph.verify()
     check_kernels(graph)
