@@ -133,6 +133,48 @@ ember_status ember_session_bind_input(ember_session *s, int32_t index, const voi
   return EMBER_OK;
 }
 
+/* 1 when output `index` can be written straight into caller memory: an arena tensor made by a node that
+ * computes it (not a view, whose bytes are its input's), not a graph input, listed once among outputs */
+static int output_bindable(const ember_session *s, uint32_t tid) {
+  const ember_program *p = s->p;
+  if (p->tensors[tid].storage != EMBER_STORAGE_ARENA) return 0;
+  for (uint32_t i = 0; i < p->n_inputs; i++)
+    if (p->io[i] == tid) return 0;
+  int listed = 0;
+  for (uint32_t i = 0; i < p->n_outputs; i++) listed += p->io[p->n_inputs + i] == tid;
+  if (listed != 1) return 0;
+  for (uint32_t i = 0; i < p->n_nodes; i++)
+    if (p->nodes[i].out[0] == tid) return !(p->nodes[i].flags & EMBER_NODE_ALIAS);
+  return 0;
+}
+
+ember_status ember_session_bind_output(ember_session *s, int32_t index, void *data, size_t nbytes) {
+  if (!s) return EMBER_ERR_INVALID_ARGUMENT;
+  if (index < 0 || (uint32_t)index >= s->p->n_outputs)
+    return ember_fail(s->err, sizeof s->err, EMBER_ERR_INVALID_ARGUMENT, "output index %d out of range", index);
+  uint32_t tid = s->p->io[s->p->n_inputs + (uint32_t)index];
+  ember_tensor *t = s->tptr[tid];
+  if (!data) { /* back to the arena */
+    if (s->p->tensors[tid].storage == EMBER_STORAGE_ARENA) t->data = s->arena + s->p->tensors[tid].offset;
+    return EMBER_OK;
+  }
+  if (nbytes != t->nbytes)
+    return ember_fail(s->err, sizeof s->err, EMBER_ERR_INVALID_ARGUMENT,
+                      "output %d (%s) has %llu bytes, got %zu: check its shape and dtype", index,
+                      s->p->strings + t->name, (unsigned long long)t->nbytes, nbytes);
+  if ((uintptr_t)data % EMBER_ALIGN)
+    return ember_fail(s->err, sizeof s->err, EMBER_ERR_INVALID_ARGUMENT,
+                      "output %d: bound memory must be %d-byte aligned (read the output instead)", index,
+                      EMBER_ALIGN);
+  if (!output_bindable(s, tid))
+    return ember_fail(s->err, sizeof s->err, EMBER_ERR_UNSUPPORTED,
+                      "output %d (%s) is a view, a graph input or listed twice: read it instead", index,
+                      s->p->strings + t->name);
+  /* its producer (and any reader, or view of it) now uses these bytes; nothing else lives there */
+  t->data = data;
+  return EMBER_OK;
+}
+
 ember_status ember_session_run(ember_session *s) {
   if (!s) return EMBER_ERR_INVALID_ARGUMENT;
   const ember_program *p = s->p;

@@ -121,6 +121,30 @@ int main(int argc, char **argv) {
     CHECK(ember_session_set_input(s, 0, in, info.nbytes) == EMBER_OK && ember_session_run(s) == EMBER_OK, "set after bind");
     CHECK(ember_session_get_output(s, 0, &o, &n) == EMBER_OK && fabs((double)((const float *)o)[0] - ((const float *)expected)[0]) < 1e-5,
           "set_input after bind_input still read the bound memory");
+    /* bound output: written straight into caller memory, same bytes as the arena's; unbinding restores it */
+    unsigned char *obuf = aligned_alloc(64, (exp_len + 63) / 64 * 64 + 64);
+    memset(obuf, 0xAB, exp_len);
+    CHECK(ember_session_bind_output(s, 0, obuf + 4, exp_len) == EMBER_ERR_INVALID_ARGUMENT, "misaligned output bind");
+    CHECK(ember_session_bind_output(s, 0, obuf, exp_len - 4) == EMBER_ERR_INVALID_ARGUMENT, "bad output bind size");
+    CHECK(ember_session_bind_output(s, 3, obuf, exp_len) == EMBER_ERR_INVALID_ARGUMENT, "bad output bind index");
+    /* (the input is set again before each run: the arena may reuse its bytes once it is consumed) */
+    CHECK(ember_session_bind_output(s, 0, obuf, exp_len) == EMBER_OK &&
+              ember_session_set_input(s, 0, in, info.nbytes) == EMBER_OK && ember_session_run(s) == EMBER_OK,
+          "bound output run: %s", ember_session_last_error(s));
+    CHECK(ember_session_get_output(s, 0, &o, &n) == EMBER_OK && o == (const void *)obuf, "get_output of a bound output");
+    worst = 0;
+    for (size_t i = 0; i < exp_len / 4; i++) {
+      double d = fabs((double)((const float *)obuf)[i] - ((const float *)expected)[i]);
+      worst = d > worst ? d : worst;
+    }
+    CHECK(worst < 1e-5, "bound output differs by %g", worst);
+    CHECK(ember_session_bind_output(s, 0, NULL, 0) == EMBER_OK, "unbind output");
+    memset(obuf, 0xAB, exp_len);
+    CHECK(ember_session_set_input(s, 0, in, info.nbytes) == EMBER_OK && ember_session_run(s) == EMBER_OK &&
+              ember_session_get_output(s, 0, &o, &n) == EMBER_OK && o != (const void *)obuf && obuf[0] == 0xAB &&
+              fabs((double)((const float *)o)[1] - ((const float *)expected)[1]) < 1e-5,
+          "an unbound output still wrote caller memory");
+    free(obuf);
     free(bound);
     ember_session_free(s);
     ember_program_free(p);

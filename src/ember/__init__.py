@@ -25,6 +25,7 @@ __all__ = [
     "RuntimeFailure",
     "ShapeError",
     "UnsupportedOpError",
+    "aligned_empty",
     "export",
     "load",
     "quantize",
@@ -44,6 +45,13 @@ def load(path: Any, threads: int | None = None, verify: bool = True, reference: 
     from ember.runtime import load as _load
 
     return _load(path, threads=threads, verify=verify, reference=reference)
+
+
+def aligned_empty(shape: tuple[int, ...], dtype: Any = "float32") -> Any:
+    """An uninitialized numpy array starting on a 64-byte boundary: a model reads such inputs in place."""
+    from ember.runtime import aligned_empty as _aligned_empty
+
+    return _aligned_empty(tuple(shape), dtype)
 
 
 def quantize(program: Any, **options: Any) -> Any:

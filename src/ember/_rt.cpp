@@ -147,6 +147,16 @@ NB_MODULE(_rt, m) {
              ember_status st = ember_session_bind_input(s.s, i, a.data(), a.nbytes());
              return {int(st), st == EMBER_OK ? std::string() : std::string(ember_session_last_error(s.s))};
            })
+      .def("bind_output",
+           [](Session &s, int i, nb::ndarray<nb::c_contig, nb::device::cpu> a) -> Status {
+             ember_status st = ember_session_bind_output(s.s, i, a.data(), a.nbytes());
+             return {int(st), st == EMBER_OK ? std::string() : std::string(ember_session_last_error(s.s))};
+           })
+      .def("unbind_output",
+           [](Session &s, int i) -> Status {
+             ember_status st = ember_session_bind_output(s.s, i, nullptr, 0);
+             return {int(st), st == EMBER_OK ? std::string() : std::string(ember_session_last_error(s.s))};
+           })
       .def("run",
            [](Session &s) -> Status {
              ember_status st;

@@ -32,6 +32,20 @@ _STATUS = {
 }
 
 
+_UNSUPPORTED = 4  # EMBER_ERR_UNSUPPORTED: an output the runtime cannot write into caller memory
+_ALIGN = 64  # EMBER_ALIGN: bound inputs and outputs are read / written in place at this alignment
+
+
+def aligned_empty(shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+    """An uninitialized C-contiguous array whose data starts on a 64-byte boundary: Ember reads such
+    inputs in place and writes outputs into such arrays without a copy."""
+    dt = np.dtype(dtype)
+    n = int(np.prod(shape, dtype=np.int64)) * dt.itemsize
+    raw = np.empty(n + _ALIGN, np.uint8)
+    off = (-raw.ctypes.data) % _ALIGN
+    return raw[off : off + n].view(dt).reshape(shape)
+
+
 def _require_rt() -> Any:
     if _rt is None:
         raise EmberError(
@@ -149,13 +163,37 @@ class Module:
             # 64-byte aligned arrays are read in place (large numpy arrays usually are); others copied
             bind = a.ctypes.data % 64 == 0 and a.nbytes > 0
             _raise(*(s.bind_input(i, a) if bind else s.set_input(i, a)), f"input {i}: ")
-        _raise(*s.run())
-        outs = []
-        for i, spec in enumerate(self.outputs):
-            y = np.empty(spec.shape, spec.dtype)
-            _raise(*s.read_output(i, y))
-            outs.append(y)
+        # outputs are written straight into fresh 64-byte aligned arrays where the runtime allows it
+        # (not views or pass-through inputs: those are read back), and unbound after the run, so the
+        # session never keeps a pointer to memory the caller owns
+        bindable = self._bindable(s)
+        outs = [aligned_empty(spec.shape, spec.dtype) for spec in self.outputs]
+        bound = []
+        try:
+            for i, y in enumerate(outs):
+                if bindable[i] and y.nbytes > 0:
+                    st, msg = s.bind_output(i, y)
+                    if st == 0:
+                        bound.append(i)
+                    elif st == _UNSUPPORTED:
+                        bindable[i] = False
+                    else:
+                        _raise(st, msg, f"output {i}: ")
+            _raise(*s.run())
+        finally:
+            for i in bound:
+                s.unbind_output(i)
+        for i, y in enumerate(outs):
+            if i not in bound:
+                _raise(*s.read_output(i, y))
         return tuple(outs)
+
+    def _bindable(self, s: Any) -> list[bool]:
+        flags = getattr(self._local, "bindable", None)
+        if flags is None:
+            flags = [True] * len(self.outputs)
+            self._local.bindable = flags
+        return flags
 
     __call__ = run
 

@@ -195,3 +195,36 @@ def test_aligned_inputs_are_read_in_place_and_never_written() -> None:
     np.testing.assert_array_equal(a, x)
     with torch.no_grad():
         np.testing.assert_allclose(ya, m(inputs[0]).numpy(), rtol=1e-4, atol=1e-4)
+
+
+class _Outputs(torch.nn.Module):
+    """A computed output, a view of an intermediate, the input passed through, one tensor listed twice
+    (the exporter's legalize_outputs gives each its own tensor, so all are written in place)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = torch.nn.Linear(8, 6)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        h = torch.relu(self.fc(x))
+        return h, (h * 2).reshape(2, 3, 2), x, h
+
+
+def test_outputs_are_written_in_place_into_fresh_aligned_arrays(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    model = _Outputs().eval()
+    x = torch.randn(2, 8)
+    m = ember.load(ember.export(model, (x,)).save(tmp_path / "outs.ember"))
+    want = [t.detach().numpy() for t in model(x)]
+    first = m(x.numpy())
+    second = m(x.numpy())
+    for got in (first, second):
+        assert len(got) == len(want)
+        for g, w in zip(got, want):
+            assert g.shape == w.shape and np.allclose(g, w, atol=1e-5)
+    # every call hands out new arrays: the second run did not overwrite the first's results
+    for a, b in zip(first, second):
+        assert not np.shares_memory(a, b)
+    assert first[0].ctypes.data % 64 == 0
+    a = ember.aligned_empty((3, 5), np.float32)
+    assert a.ctypes.data % 64 == 0 and a.shape == (3, 5) and a.flags.c_contiguous

@@ -99,7 +99,12 @@ ember_status ember_session_set_input(ember_session *s, int32_t index, const void
  * again. The session never writes to it. */
 ember_status ember_session_bind_input(ember_session *s, int32_t index, const void *data, size_t nbytes);
 ember_status ember_session_run(ember_session *s);
-/* Pointer to output `index` inside the session arena; valid until the next run or free. */
+/* Write output `index` straight into caller memory on the following runs (no copy): `data` must be
+ * 64-byte aligned, hold exactly the output's bytes and stay alive until the output is bound again or
+ * unbound (data = NULL: back to the arena). EMBER_ERR_UNSUPPORTED for an output that is a view of
+ * another tensor, a graph input or listed twice: read those with ember_session_get_output. */
+ember_status ember_session_bind_output(ember_session *s, int32_t index, void *data, size_t nbytes);
+/* Pointer to output `index` (in the session arena, or the bound memory); valid until the next run or free. */
 ember_status ember_session_get_output(ember_session *s, int32_t index, const void **data, size_t *nbytes);
 /* Per-node wall time of the last run in nanoseconds (profile option); `count` = number of nodes. */
 ember_status ember_session_node_times(const ember_session *s, const uint64_t **ns, int32_t *count);
