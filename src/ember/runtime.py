@@ -156,9 +156,12 @@ class Module:
             arrays.append(np.ascontiguousarray(a))
         return arrays
 
-    def run(self, *inputs: Any) -> tuple[np.ndarray, ...]:
+    def run(self, *inputs: Any, out: Any = None) -> tuple[np.ndarray, ...]:
+        """Run the model. `out`: optional arrays (one per output, its shape and dtype, C-contiguous) to
+        receive the results instead of new ones; 64-byte aligned ones are written in place."""
         s = self._session()
         checked = self._check_inputs(inputs)  # kept alive (referenced) until the run returns
+        outs = self._check_out(out) if out is not None else None
         for i, a in enumerate(checked):
             # 64-byte aligned arrays are read in place (large numpy arrays usually are); others copied
             bind = a.ctypes.data % 64 == 0 and a.nbytes > 0
@@ -167,11 +170,12 @@ class Module:
         # (not views or pass-through inputs: those are read back), and unbound after the run, so the
         # session never keeps a pointer to memory the caller owns
         bindable = self._bindable(s)
-        outs = [aligned_empty(spec.shape, spec.dtype) for spec in self.outputs]
+        if outs is None:
+            outs = [aligned_empty(spec.shape, spec.dtype) for spec in self.outputs]
         bound = []
         try:
             for i, y in enumerate(outs):
-                if bindable[i] and y.nbytes > 0:
+                if bindable[i] and y.nbytes > 0 and y.ctypes.data % _ALIGN == 0:
                     st, msg = s.bind_output(i, y)
                     if st == 0:
                         bound.append(i)
@@ -187,6 +191,18 @@ class Module:
             if i not in bound:
                 _raise(*s.read_output(i, y))
         return tuple(outs)
+
+    def _check_out(self, out: Any) -> list[np.ndarray]:
+        arrays = list(out) if isinstance(out, (list, tuple)) else [out]
+        if len(arrays) != len(self.outputs):
+            raise ShapeError(f"out= needs {len(self.outputs)} array(s), one per output; got {len(arrays)}")
+        for spec, y in zip(self.outputs, arrays):
+            if not isinstance(y, np.ndarray) or y.shape != spec.shape or y.dtype != spec.dtype:
+                got = f"{y.dtype}{list(y.shape)}" if isinstance(y, np.ndarray) else type(y).__name__
+                raise ShapeError(f"out= for '{spec.name}' must be a {spec.dtype}{list(spec.shape)} array, got {got}")
+            if not (y.flags.c_contiguous and y.flags.writeable):
+                raise ShapeError(f"out= for '{spec.name}' must be C-contiguous and writeable")
+        return arrays
 
     def _bindable(self, s: Any) -> list[bool]:
         flags = getattr(self._local, "bindable", None)

@@ -228,3 +228,22 @@ def test_outputs_are_written_in_place_into_fresh_aligned_arrays(tmp_path: Path) 
     assert first[0].ctypes.data % 64 == 0
     a = ember.aligned_empty((3, 5), np.float32)
     assert a.ctypes.data % 64 == 0 and a.shape == (3, 5) and a.flags.c_contiguous
+
+
+def test_run_into_caller_arrays(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    model = _Outputs().eval()
+    x = torch.randn(2, 8)
+    m = ember.load(ember.export(model, (x,)).save(tmp_path / "outs.ember"))
+    want = [t.detach().numpy() for t in model(x)]
+    aligned = [ember.aligned_empty(w.shape, w.dtype) for w in want]
+    unaligned = [np.empty(w.size + 1, w.dtype)[1:].reshape(w.shape) for w in want]  # read back, copied
+    for out in (aligned, unaligned):
+        got = m.run(x.numpy(), out=out)
+        assert all(g is o for g, o in zip(got, out))
+        for g, w in zip(got, want):
+            assert np.allclose(g, w, atol=1e-5)
+    with pytest.raises(ShapeError, match="needs 4 array"):
+        m.run(x.numpy(), out=aligned[:2])
+    with pytest.raises(ShapeError, match=r"must be a float32\[2, 6\] array"):
+        m.run(x.numpy(), out=[np.empty((3, 6), np.float32), *aligned[1:]])
