@@ -199,7 +199,8 @@ class Module:
         for spec, y in zip(self.outputs, arrays):
             if not isinstance(y, np.ndarray) or y.shape != spec.shape or y.dtype != spec.dtype:
                 got = f"{y.dtype}{list(y.shape)}" if isinstance(y, np.ndarray) else type(y).__name__
-                raise ShapeError(f"out= for '{spec.name}' must be a {spec.dtype}{list(spec.shape)} array, got {got}")
+                want = f"{spec.dtype}{list(spec.shape)}"
+                raise ShapeError(f"out= for '{spec.name}' must be a {want} array, got {got}")
             if not (y.flags.c_contiguous and y.flags.writeable):
                 raise ShapeError(f"out= for '{spec.name}' must be C-contiguous and writeable")
         return arrays
