@@ -10,6 +10,7 @@ from ember.passes.constant_fold import constant_fold
 from ember.passes.dce import dead_code_elimination
 from ember.passes.fold_batch_norm import fold_batch_norm
 from ember.passes.fuse_activation import fuse_activation
+from ember.passes.fuse_norms import fuse_rms_norm
 from ember.passes.fuse_pwdw import fuse_pointwise_depthwise
 from ember.passes.fuse_residual import fuse_residual_add
 from ember.passes.inplace import inplace_reuse
@@ -27,6 +28,7 @@ def optimize_graph(graph: Graph) -> Graph:
         constant_fold,
         fold_batch_norm,
         constant_fold,
+        fuse_rms_norm,
         fuse_activation,
         dead_code_elimination,
     ):
