@@ -42,7 +42,7 @@ def fuse_rms_norm(graph: Graph) -> Graph:
             if not _plain(add, "add") or not only_reader(s):
                 continue
             assert add is not None
-            consts = [v for v in add.inputs if v.is_const and v.data is not None and np.asarray(v.data).size == 1]
+            consts = [v for v in add.inputs if v.is_const and v.data is not None and np.size(v.data) == 1]
             if len(consts) != 1:
                 continue
             m = add.inputs[1] if add.inputs[0] is consts[0] else add.inputs[0]
