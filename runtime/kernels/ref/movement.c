@@ -195,6 +195,11 @@ ember_status ember_ref_slice_eval(const ember_kargs *a) {
   const unsigned char *src = x->data;
   unsigned char *dst = y->data;
   size_t ib = (size_t)inner * es;
+  if (step == 1) { /* the kept run of each outer index is contiguous: one copy (RoPE's half-rows) */
+    for (int64_t o = 0; o < outer; o++)
+      memmove(dst + (size_t)(o * n_out) * ib, src + (size_t)(o * n_in + st) * ib, (size_t)n_out * ib);
+    return EMBER_OK;
+  }
   for (int64_t o = 0; o < outer; o++)
     for (int64_t j = 0; j < n_out; j++)
       memmove(dst + (size_t)(o * n_out + j) * ib, src + (size_t)(o * n_in + st + j * step) * ib, ib);
