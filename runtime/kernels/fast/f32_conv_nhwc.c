@@ -55,10 +55,12 @@ static float *align64(float *p) { return (float *)(((uintptr_t)p + 63) & ~(uintp
 /* C[0..rows, c_begin..c_end) (+)= A[0..rows, 0..kc) (row stride lda) x B, B given as the panel of
  * column 0 (`b`, panel p at b + p * panel_stride). Columns outermost, so each B slice stays in L1 across
  * the row micro-panels. With a packed-A microkernel (AVX-512) A is first packed into `ap` (see
- * packed_a_floats), else the microkernel reads it in place. */
-static void gemm_block(const ember_f32_gemm_config *cfg, size_t rows, size_t c_begin, size_t c_end, size_t kc,
-                       const float *a, size_t lda, const float *b, size_t panel_stride, float *c, size_t ldc,
-                       int accumulate, float *ap) {
+ * packed_a_floats), else the microkernel reads it in place. `e` (or NULL): the epilogue of the last K
+ * block, bias at column 0 and residual at the block's row 0, column 0; applied in registers when the
+ * in-place kernel has a fused variant. Returns 1 when it was applied (else the caller applies it). */
+static int gemm_block(const ember_f32_gemm_config *cfg, size_t rows, size_t c_begin, size_t c_end, size_t kc,
+                      const float *a, size_t lda, const float *b, size_t panel_stride, float *c, size_t ldc,
+                      int accumulate, float *ap, const ember_f32_epi *e) {
   if (cfg->packed && kc >= 64) { /* short K: packing costs about what the in-place kernel loses */
     const size_t mp = EMBER_GEMM_MR_PACK;
     for (size_t r = 0; r < rows; r += mp) cfg->pack_a(rows - r < mp ? rows - r : mp, kc, a + r * lda, lda, ap + r * kc);
@@ -69,15 +71,26 @@ static void gemm_block(const ember_f32_gemm_config *cfg, size_t rows, size_t c_b
         cfg->packed(rows - r < mp ? rows - r : mp, nr, kc, ap + r * kc, panel, panel_stride, c + r * ldc + c0, ldc,
                     accumulate);
     }
-    return;
+    return 0;
   }
+  const int fuse = e && cfg->fn_epi &&
+                   (e->act == EMBER_ACT_NONE || e->act == EMBER_ACT_RELU || e->act == EMBER_ACT_CLAMP);
   for (size_t c0 = c_begin; c0 < c_end; c0 += cfg->nr) {
     size_t nr = c_end - c0 < cfg->nr ? c_end - c0 : cfg->nr;
     const float *panel = b + (c0 / EMBER_GEMM_NR) * panel_stride;
-    for (size_t r = 0; r < rows; r += cfg->mr)
-      cfg->fn(rows - r < cfg->mr ? rows - r : cfg->mr, nr, kc, a + r * lda, lda, panel, panel_stride, c + r * ldc + c0,
-              ldc, accumulate);
+    for (size_t r = 0; r < rows; r += cfg->mr) {
+      size_t mr = rows - r < cfg->mr ? rows - r : cfg->mr;
+      if (fuse) {
+        ember_f32_epi ep = *e;
+        ep.bias = e->bias ? e->bias + c0 : NULL;
+        ep.res = e->res ? e->res + r * e->ldr + c0 : NULL;
+        cfg->fn_epi(mr, nr, kc, a + r * lda, lda, panel, panel_stride, c + r * ldc + c0, ldc, accumulate, &ep);
+      } else {
+        cfg->fn(mr, nr, kc, a + r * lda, lda, panel, panel_stride, c + r * ldc + c0, ldc, accumulate);
+      }
+    }
   }
+  return fuse;
 }
 
 /* --------------------------------------------------------------------------------- conv2d_nhwc */
@@ -222,14 +235,16 @@ static void conv_nhwc_tile(void *ctx, size_t tile, int thread) {
   const size_t cols = c_end - c_begin;
   const size_t kcmax = conv_kc(j->pixels);
   float *ap = align64(A + conv_a_floats(j->pixels));
+  const ember_f32_epi e = {j->bias, j->res ? j->res + p0 * j->o : NULL, j->o, j->act, j->lo, j->hi};
+  int done = 0;
   for (size_t pc = 0; pc < j->k; pc += kcmax) {
     size_t kc = j->k - pc < kcmax ? j->k - pc : kcmax;
     gather(j, p0, rows, pc, kc, A);
-    gemm_block(j->cfg, rows, c_begin, c_end, kc, A, kc, j->w + pc * EMBER_GEMM_NR, j->k * EMBER_GEMM_NR, y, j->o, pc > 0,
-               ap);
+    done = gemm_block(j->cfg, rows, c_begin, c_end, kc, A, kc, j->w + pc * EMBER_GEMM_NR, j->k * EMBER_GEMM_NR, y,
+                      j->o, pc > 0, ap, pc + kc == j->k ? &e : NULL);
   }
-  /* bias and activation in one pass over the tile (the first K block overwrote C) */
-  if (j->bias || j->res || j->act != EMBER_ACT_NONE)
+  /* else bias and activation in one pass over the tile (the first K block overwrote C) */
+  if (!done && (j->bias || j->res || j->act != EMBER_ACT_NONE))
     ember_f32_vec()->bias_act_rows(y + c_begin, rows, cols, j->o, j->bias ? j->bias + c_begin : NULL,
                                    j->res ? j->res + p0 * j->o + c_begin : NULL, j->o, j->act, j->lo, j->hi);
 }
@@ -612,7 +627,7 @@ static void wino_block(void *ctx, size_t job, int thread) {
     for (size_t pc = 0; pc < C; pc += KC_NHWC) {
       size_t kc = C - pc < KC_NHWC ? C - pc : KC_NHWC;
       gemm_block(j->cfg, n, o0, o1, kc, a + pc, C, u + pc * EMBER_GEMM_NR, C * EMBER_GEMM_NR, m, O, pc > 0,
-                 align64(zeros + C));
+                 align64(zeros + C), NULL);
     }
   }
   for (size_t t = 0; t < n; t++) j->out(g, t0 + t, t, M, o0, o1);
@@ -737,12 +752,14 @@ static void pd_make_row(const pd_job *j, size_t img, size_t r, float *dst, float
   const float *a = j->x + (img * j->h + r) * j->w * j->cin;
   /* the first K block overwrites C (K is often 16..32 here: loading C for a pre-filled bias would cost
    * as much as the multiplies), then bias and activation in one pass over the row */
+  const ember_f32_epi e = {j->pbias, NULL, 0, j->pact, j->plo, j->phi};
+  int done = 0;
   for (size_t pc = 0; pc < j->cin; pc += KC_NHWC) {
     size_t kc = j->cin - pc < KC_NHWC ? j->cin - pc : KC_NHWC;
-    gemm_block(j->cfg, j->w, 0, j->e, kc, a + pc, j->cin, j->panels + pc * EMBER_GEMM_NR, j->cin * EMBER_GEMM_NR, dst,
-               j->e, pc > 0, ap);
+    done = gemm_block(j->cfg, j->w, 0, j->e, kc, a + pc, j->cin, j->panels + pc * EMBER_GEMM_NR, j->cin * EMBER_GEMM_NR,
+                      dst, j->e, pc > 0, ap, pc + kc == j->cin ? &e : NULL);
   }
-  ember_f32_vec()->bias_act_rows(dst, j->w, j->e, j->e, j->pbias, NULL, 0, j->pact, j->plo, j->phi);
+  if (!done) ember_f32_vec()->bias_act_rows(dst, j->w, j->e, j->e, j->pbias, NULL, 0, j->pact, j->plo, j->phi);
 }
 
 static void pwdw_tile(void *ctx, size_t tile, int thread) {

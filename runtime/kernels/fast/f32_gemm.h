@@ -61,6 +61,24 @@ void ember_f32_gemv_p16_avx2(size_t n, size_t k, const float *x, const float *w,
 void ember_f32_gemv_p16_avx512(size_t n, size_t k, const float *x, const float *w, float *y);
 #endif
 
+/* The linear epilogue a microkernel can apply in registers on the last K block: per column bias (pointer
+ * at the tile's first column, or NULL), then a residual (rows `ldr` floats apart, at the tile's corner,
+ * or NULL), then relu or clamp (act EMBER_ACT_NONE / RELU / CLAMP only), with the comparisons of
+ * bias_act_rows (NaN: relu gives 0, clamp keeps it), so the bytes equal the unfused path's. */
+typedef struct ember_f32_epi {
+  const float *bias, *res;
+  size_t ldr;
+  int act;
+  float lo, hi;
+} ember_f32_epi;
+typedef void (*ember_f32_ukernel_epi)(size_t mr, size_t nr, size_t k, const float *a, size_t lda, const float *b,
+                                      size_t panel_stride, float *c, size_t ldc, int accumulate,
+                                      const ember_f32_epi *e);
+#if defined(__x86_64__) || defined(_M_X64) || defined(__i386__)
+void ember_f32_gemm_12x32e_avx512f(size_t mr, size_t nr, size_t k, const float *a, size_t lda, const float *b,
+                                   size_t panel_stride, float *c, size_t ldc, int accumulate, const ember_f32_epi *e);
+#endif
+
 typedef struct ember_f32_gemm_config {
   ember_f32_ukernel fn;
   size_t mr, nr;
@@ -68,6 +86,7 @@ typedef struct ember_f32_gemm_config {
   ember_f32_gemv_fn gemv;
   ember_f32_ukernel_pa packed; /* NULL: this ISA has no packed-A kernel (the driver reads A in place) */
   ember_f32_pack_a_fn pack_a;
+  ember_f32_ukernel_epi fn_epi; /* fn with ember_f32_epi applied in registers, or NULL */
 } ember_f32_gemm_config;
 
 /* The best microkernel for this CPU, or the scalar one if EMBER_FORCE_SCALAR=1; EMBER_MAX_ISA=avx2

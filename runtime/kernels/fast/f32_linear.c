@@ -118,6 +118,7 @@ typedef struct {
   int act;
   float lo, hi;
   ember_f32_ukernel uk;
+  ember_f32_ukernel_epi uk_epi; /* the in-place kernel with the epilogue fused, when it can apply this act */
   size_t mr;
   ember_f32_gemv_fn gemv;
   /* packed-A path */
@@ -220,15 +221,23 @@ static void linear_tile(void *ctx, size_t tile, int thread) {
     for (size_t c0 = tcol0; c0 < tcol0 + tcols; c0 += j->nr_step) {
       size_t nr = tcol0 + tcols - c0 < j->nr_step ? tcol0 + tcols - c0 : j->nr_step;
       const float *panel = j->packed + (c0 / EMBER_GEMM_NR) * j->k * EMBER_GEMM_NR + pc * EMBER_GEMM_NR;
+      const int fuse = j->uk_epi && pc + kc == j->k; /* the last K block: epilogue in registers */
       for (size_t r = 0; r < rows; r += j->mr) {
         size_t mr = rows - r < j->mr ? rows - r : j->mr;
-        j->uk(mr, nr, kc, j->x + (row0 + r) * j->k + pc, j->k, panel, j->k * EMBER_GEMM_NR,
-              j->y + (row0 + r) * j->n + c0, j->n, pc > 0);
+        float *yc = j->y + (row0 + r) * j->n + c0;
+        if (fuse) {
+          ember_f32_epi e = {j->bias ? j->bias + c0 : NULL, j->res ? j->res + (row0 + r) * j->n + c0 : NULL, j->n,
+                             j->act, j->lo, j->hi};
+          j->uk_epi(mr, nr, kc, j->x + (row0 + r) * j->k + pc, j->k, panel, j->k * EMBER_GEMM_NR, yc, j->n, pc > 0, &e);
+        } else {
+          j->uk(mr, nr, kc, j->x + (row0 + r) * j->k + pc, j->k, panel, j->k * EMBER_GEMM_NR, yc, j->n, pc > 0);
+        }
       }
     }
   }
-  epilogue(j->y + row0 * j->n + tcol0, j->n, rows, tcols, j->bias ? j->bias + tcol0 : NULL, NULL,
-           j->res ? j->res + row0 * j->n + tcol0 : NULL, j->n, j->act, j->lo, j->hi);
+  if (!j->uk_epi)
+    epilogue(j->y + row0 * j->n + tcol0, j->n, rows, tcols, j->bias ? j->bias + tcol0 : NULL, NULL,
+             j->res ? j->res + row0 * j->n + tcol0 : NULL, j->n, j->act, j->lo, j->hi);
 }
 
 #define GEMV_PANELS_PER_TILE 8 /* 128 output columns */
@@ -267,6 +276,8 @@ static void linear_run(const ember_kargs *a, const float *panels, size_t n, size
   j.hi = hi;
   const ember_f32_gemm_config *cfg = ember_f32_gemm_select();
   j.uk = cfg->fn;
+  j.uk_epi = cfg->fn_epi && j.k > 0 && (act == EMBER_ACT_NONE || act == EMBER_ACT_RELU || act == EMBER_ACT_CLAMP) ? cfg->fn_epi
+                                                                                                        : NULL;
   j.mr = cfg->mr;
   j.nr_step = cfg->nr;
   j.col_blocks = (j.n + NCOLS_PER_TILE - 1) / NCOLS_PER_TILE;

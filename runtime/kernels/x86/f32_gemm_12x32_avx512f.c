@@ -5,13 +5,27 @@
 #include <immintrin.h>
 
 #include "../fast/f32_gemm.h"
+#include "ember_ops.h"
 
-void ember_f32_gemm_12x32_avx512f(size_t mr, size_t nr, size_t k, const float *a, size_t lda, const float *b,
-                                  size_t panel_stride, float *c, size_t ldc, int accumulate) {
-  if (nr <= 16) {
-    ember_f32_gemm_12x16_avx512f(mr, nr, k, a, lda, b, 0, c, ldc, accumulate);
-    return;
+/* bias, residual, relu / clamp on 16 columns of row r (lanes in `m`), as bias_act_rows does them */
+static inline __m512 epi16(__m512 v, const ember_f32_epi *e, size_t r, size_t col, __mmask16 m) {
+  if (e->bias) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, e->bias + col));
+  if (e->res) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, e->res + r * e->ldr + col));
+  if (e->act == EMBER_ACT_RELU) {
+    v = _mm512_max_ps(v, _mm512_setzero_ps()); /* v > 0 ? v : 0: NaN gives 0 */
+  } else if (e->act == EMBER_ACT_CLAMP) {        /* v < lo ? lo : (v > hi ? hi : v): NaN stays */
+    const __m512 lo = _mm512_set1_ps(e->lo), hi = _mm512_set1_ps(e->hi);
+    const __mmask16 below = _mm512_cmp_ps_mask(v, lo, _CMP_LT_OQ);
+    v = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, hi, _CMP_GT_OQ), v, hi);
+    v = _mm512_mask_blend_ps(below, v, lo);
   }
+  return v;
+}
+
+static inline __attribute__((always_inline)) void gemm_12x32(size_t mr, size_t nr, size_t k, const float *a,
+                                                             size_t lda, const float *b, size_t panel_stride,
+                                                             float *c, size_t ldc, int accumulate,
+                                                             const ember_f32_epi *e) {
   const float *ar[12];
   ar[0] = a;
   for (size_t r = 1; r < 12; r++) ar[r] = r < mr ? a + r * lda : ar[r - 1];
@@ -37,7 +51,34 @@ void ember_f32_gemm_12x32_avx512f(size_t mr, size_t nr, size_t k, const float *a
       v0 = _mm512_add_ps(v0, _mm512_loadu_ps(cr));
       v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(mask, cr + 16));
     }
+    if (e) {
+      v0 = epi16(v0, e, r, 0, 0xFFFF);
+      v1 = epi16(v1, e, r, 16, mask);
+    }
     _mm512_storeu_ps(cr, v0);
     _mm512_mask_storeu_ps(cr + 16, mask, v1);
   }
+}
+
+void ember_f32_gemm_12x32_avx512f(size_t mr, size_t nr, size_t k, const float *a, size_t lda, const float *b,
+                                  size_t panel_stride, float *c, size_t ldc, int accumulate) {
+  if (nr <= 16) {
+    ember_f32_gemm_12x16_avx512f(mr, nr, k, a, lda, b, 0, c, ldc, accumulate);
+    return;
+  }
+  gemm_12x32(mr, nr, k, a, lda, b, panel_stride, c, ldc, accumulate, NULL);
+}
+
+/* The same with the linear epilogue (ember_f32_epi) applied in registers before the store. Up to 16
+ * columns the 12x16 kernel runs, then the epilogue on its block while it is in L1. */
+void ember_f32_gemm_12x32e_avx512f(size_t mr, size_t nr, size_t k, const float *a, size_t lda, const float *b,
+                                   size_t panel_stride, float *c, size_t ldc, int accumulate, const ember_f32_epi *e) {
+  if (nr > 16) {
+    gemm_12x32(mr, nr, k, a, lda, b, panel_stride, c, ldc, accumulate, e);
+    return;
+  }
+  ember_f32_gemm_12x16_avx512f(mr, nr, k, a, lda, b, 0, c, ldc, accumulate);
+  const __mmask16 m = (__mmask16)((1u << nr) - 1u);
+  for (size_t r = 0; r < mr; r++)
+    _mm512_mask_storeu_ps(c + r * ldc, m, epi16(_mm512_maskz_loadu_ps(m, c + r * ldc), e, r, 0, m));
 }
