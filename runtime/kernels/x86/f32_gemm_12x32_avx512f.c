@@ -22,42 +22,53 @@ static inline __m512 epi16(__m512 v, const ember_f32_epi *e, size_t r, size_t co
   return v;
 }
 
+/* one row of the tile: add C when accumulating, the epilogue when given, store (columns 16.. masked) */
+static inline __attribute__((always_inline)) void store_row(float *cr, __m512 v0, __m512 v1, __mmask16 mask,
+                                                            int accumulate, const ember_f32_epi *e, size_t r) {
+  if (accumulate) {
+    v0 = _mm512_add_ps(v0, _mm512_loadu_ps(cr));
+    v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(mask, cr + 16));
+  }
+  if (e) {
+    v0 = epi16(v0, e, r, 0, 0xFFFF);
+    v1 = epi16(v1, e, r, 16, mask);
+  }
+  _mm512_storeu_ps(cr, v0);
+  _mm512_mask_storeu_ps(cr + 16, mask, v1);
+}
+
+/* The 24 accumulators are named variables and the rows are stored by constant index: with arrays GCC
+ * zeroed them on the stack (rep stos) and spilled them all after the K loop, which cost as much as the
+ * multiplies at the short K (16..32) of MobileNet's pointwise convolutions. */
 static inline __attribute__((always_inline)) void gemm_12x32(size_t mr, size_t nr, size_t k, const float *a,
                                                              size_t lda, const float *b, size_t panel_stride,
                                                              float *c, size_t ldc, int accumulate,
                                                              const ember_f32_epi *e) {
-  const float *ar[12];
-  ar[0] = a;
-  for (size_t r = 1; r < 12; r++) ar[r] = r < mr ? a + r * lda : ar[r - 1];
+  /* rows past mr repeat the last real row (computed, never stored) */
+  const float *a0 = a, *a1 = mr > 1 ? a0 + lda : a0, *a2 = mr > 2 ? a1 + lda : a1, *a3 = mr > 3 ? a2 + lda : a2;
+  const float *a4 = mr > 4 ? a3 + lda : a3, *a5 = mr > 5 ? a4 + lda : a4, *a6 = mr > 6 ? a5 + lda : a5;
+  const float *a7 = mr > 7 ? a6 + lda : a6, *a8 = mr > 8 ? a7 + lda : a7, *a9 = mr > 9 ? a8 + lda : a8;
+  const float *a10 = mr > 10 ? a9 + lda : a9, *a11 = mr > 11 ? a10 + lda : a10;
   const float *b2 = b + panel_stride;
-  __m512 lo[12], hi[12];
-  for (int r = 0; r < 12; r++) lo[r] = hi[r] = _mm512_setzero_ps();
+  __m512 l0 = _mm512_setzero_ps(), h0 = l0, l1 = l0, h1 = l0, l2 = l0, h2 = l0, l3 = l0, h3 = l0;
+  __m512 l4 = l0, h4 = l0, l5 = l0, h5 = l0, l6 = l0, h6 = l0, l7 = l0, h7 = l0;
+  __m512 l8 = l0, h8 = l0, l9 = l0, h9 = l0, l10 = l0, h10 = l0, l11 = l0, h11 = l0;
   for (size_t p = 0; p < k; p++) {
     const __m512 b0 = _mm512_load_ps(b + 16 * p), b1 = _mm512_load_ps(b2 + 16 * p);
 #define STEP(r)                                      \
   {                                                  \
-    const __m512 av = _mm512_set1_ps(ar[r][p]);      \
-    lo[r] = _mm512_fmadd_ps(av, b0, lo[r]);          \
-    hi[r] = _mm512_fmadd_ps(av, b1, hi[r]);          \
+    const __m512 av = _mm512_set1_ps(a##r[p]);       \
+    l##r = _mm512_fmadd_ps(av, b0, l##r);            \
+    h##r = _mm512_fmadd_ps(av, b1, h##r);            \
   }
     STEP(0) STEP(1) STEP(2) STEP(3) STEP(4) STEP(5) STEP(6) STEP(7) STEP(8) STEP(9) STEP(10) STEP(11)
 #undef STEP
   }
   const __mmask16 mask = (__mmask16)((1u << (nr - 16)) - 1u);
-  for (size_t r = 0; r < mr; r++) {
-    float *cr = c + r * ldc;
-    __m512 v0 = lo[r], v1 = hi[r];
-    if (accumulate) {
-      v0 = _mm512_add_ps(v0, _mm512_loadu_ps(cr));
-      v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(mask, cr + 16));
-    }
-    if (e) {
-      v0 = epi16(v0, e, r, 0, 0xFFFF);
-      v1 = epi16(v1, e, r, 16, mask);
-    }
-    _mm512_storeu_ps(cr, v0);
-    _mm512_mask_storeu_ps(cr + 16, mask, v1);
-  }
+#define STORE(r) \
+  if (mr > r) store_row(c + r * ldc, l##r, h##r, mask, accumulate, e, r);
+  STORE(0) STORE(1) STORE(2) STORE(3) STORE(4) STORE(5) STORE(6) STORE(7) STORE(8) STORE(9) STORE(10) STORE(11)
+#undef STORE
 }
 
 void ember_f32_gemm_12x32_avx512f(size_t mr, size_t nr, size_t k, const float *a, size_t lda, const float *b,
