@@ -61,7 +61,9 @@ static float *align64(float *p) { return (float *)(((uintptr_t)p + 63) & ~(uintp
 static int gemm_block(const ember_f32_gemm_config *cfg, size_t rows, size_t c_begin, size_t c_end, size_t kc,
                       const float *a, size_t lda, const float *b, size_t panel_stride, float *c, size_t ldc,
                       int accumulate, float *ap, const ember_f32_epi *e) {
-  if (cfg->packed && kc >= 64) { /* short K: packing costs about what the in-place kernel loses */
+  /* short K: packing costs about what the in-place kernel loses; up to 128 columns A would be packed for
+   * one or a few B slices (as in linear, PA_MIN_N) */
+  if (cfg->packed && kc >= 64 && c_end - c_begin > 128) {
     const size_t mp = EMBER_GEMM_MR_PACK;
     for (size_t r = 0; r < rows; r += mp) cfg->pack_a(rows - r < mp ? rows - r : mp, kc, a + r * lda, lda, ap + r * kc);
     for (size_t c0 = c_begin; c0 < c_end; c0 += cfg->nr) {
