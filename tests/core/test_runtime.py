@@ -8,6 +8,7 @@ import sys
 import textwrap
 import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -210,12 +211,18 @@ class _Outputs(torch.nn.Module):
         return h, (h * 2).reshape(2, 3, 2), x, h
 
 
-def test_outputs_are_written_in_place_into_fresh_aligned_arrays(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def outs_case(tmp_path_factory) -> tuple[Any, torch.Tensor, list[np.ndarray]]:  # type: ignore[no-untyped-def]
+    """(loaded module, its input, PyTorch's outputs) for _Outputs"""
     torch.manual_seed(0)
     model = _Outputs().eval()
     x = torch.randn(2, 8)
-    m = ember.load(ember.export(model, (x,)).save(tmp_path / "outs.ember"))
-    want = [t.detach().numpy() for t in model(x)]
+    m = ember.load(ember.export(model, (x,)).save(tmp_path_factory.mktemp("o") / "outs.ember"))
+    return m, x, [t.detach().numpy() for t in model(x)]
+
+
+def test_outputs_are_written_in_place_into_fresh_aligned_arrays(outs_case) -> None:  # type: ignore[no-untyped-def]
+    m, x, want = outs_case
     first = m(x.numpy())
     second = m(x.numpy())
     for got in (first, second):
@@ -230,12 +237,8 @@ def test_outputs_are_written_in_place_into_fresh_aligned_arrays(tmp_path: Path) 
     assert a.ctypes.data % 64 == 0 and a.shape == (3, 5) and a.flags.c_contiguous
 
 
-def test_run_into_caller_arrays(tmp_path: Path) -> None:
-    torch.manual_seed(0)
-    model = _Outputs().eval()
-    x = torch.randn(2, 8)
-    m = ember.load(ember.export(model, (x,)).save(tmp_path / "outs.ember"))
-    want = [t.detach().numpy() for t in model(x)]
+def test_run_into_caller_arrays(outs_case) -> None:  # type: ignore[no-untyped-def]
+    m, x, want = outs_case
     aligned = [ember.aligned_empty(w.shape, w.dtype) for w in want]
     unaligned = [np.empty(w.size + 1, w.dtype)[1:].reshape(w.shape) for w in want]  # read back, copied
     for out in (aligned, unaligned):
