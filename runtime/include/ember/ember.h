@@ -92,7 +92,8 @@ ember_status ember_session_create(const ember_program *p, const ember_session_op
                                   ember_session **out, char *err, size_t err_len);
 void ember_session_free(ember_session *s);
 
-/* Copy `nbytes` (must equal the input's size) into input `index`. */
+/* Copy `nbytes` (must equal the input's size) into input `index`. The copy lives in the arena, whose bytes
+ * are reused once the input has been consumed: set (or bind) every input again before each run. */
 ember_status ember_session_set_input(ember_session *s, int32_t index, const void *data, size_t nbytes);
 /* Read input `index` straight from caller memory (no copy): `data` must be 64-byte aligned, hold exactly
  * the input's bytes and stay unchanged and alive through every run until the input is set or bound
