@@ -4,13 +4,8 @@
 #include <string.h>
 
 #include "../ref/quant_util.h"
+#include "cpu_features.h"
 #include "q4_gemm.h"
-#if defined(__aarch64__) && defined(__linux__)
-#include <sys/auxv.h>
-#ifndef HWCAP_ASIMDDP
-#define HWCAP_ASIMDDP (1 << 20)
-#endif
-#endif
 
 void ember_q4_split(const int8_t *src, size_t k, int8_t *ev, int8_t *od) {
   for (size_t t = 0; t < k / 2; t++) {
@@ -64,15 +59,11 @@ int ember_q4_available(const ember_q4_config **out, int max) {
 #if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
   __builtin_cpu_init();
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) ADD(kAvx2); /* AVX2 CPUs have F16C */
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-      __builtin_cpu_supports("avx512vnni"))
-    ADD(kAvx512);
+  if (ember_cpu_avx512vnni()) ADD(kAvx512);
 #endif
 #if defined(__aarch64__)
   ADD(kNeon);
-#if defined(__linux__)
-  if (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) ADD(kNeonDot);
-#endif
+  if (ember_cpu_neon_dot()) ADD(kNeonDot);
 #endif
 #undef ADD
   return n;

@@ -10,6 +10,7 @@
 
 #include "../../src/threadpool.h"
 #include "../ref/quant_util.h"
+#include "cpu_features.h"
 #include "internal.h"
 #include "f32_dwnhwc.h"
 #include "q8_dwnhwc.h"
@@ -106,7 +107,7 @@ int ember_q8dwp_available(const ember_q8dwp_isa **out, int max) {
   static const ember_q8dwp_isa k512 = {ember_q8dwp_build_avx512, ember_q8dwp_row_avx512, 16, "avx512"};
   static const ember_q8dwp_isa k2 = {ember_q8dwp_build_avx2, ember_q8dwp_row_avx2, 8, "avx2"};
   int isa = ember_conv_isa();
-  if (isa == Q8_AVX512 && __builtin_cpu_supports("avx512vnni") && n < max) out[n++] = &k512v;
+  if (isa == Q8_AVX512 && ember_cpu_avx512vnni() && n < max) out[n++] = &k512v;
   if (isa == Q8_AVX512 && n < max) out[n++] = &k512;
   if ((isa == Q8_AVX512 || isa == Q8_AVX2) && n < max) out[n++] = &k2;
 #else

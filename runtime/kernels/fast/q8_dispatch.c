@@ -2,13 +2,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cpu_features.h"
 #include "q8_gemm.h"
-#if defined(__aarch64__) && defined(__linux__)
-#include <sys/auxv.h>
-#ifndef HWCAP_ASIMDDP
-#define HWCAP_ASIMDDP (1 << 20)
-#endif
-#endif
 
 static const ember_q8_config kScalar = {ember_q8_dot_4x4_scalar, 0, "q8_dot_4x4_scalar", NULL, NULL};
 #if defined(__x86_64__) || defined(__i386__)
@@ -38,15 +33,11 @@ int ember_q8_available(const ember_q8_config **out, int max) {
 #if __GNUC__ >= 11 && !defined(__clang__) /* clang 14 has no "avxvnni" feature name */
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("avxvnni")) ADD(kAvxVnni);
 #endif
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-      __builtin_cpu_supports("avx512vnni"))
-    ADD(kAvx512Vnni);
+  if (ember_cpu_avx512vnni()) ADD(kAvx512Vnni);
 #endif
 #if defined(__aarch64__)
   ADD(kNeon);
-#if defined(__linux__)
-  if (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) ADD(kNeonDot);
-#endif
+  if (ember_cpu_neon_dot()) ADD(kNeonDot);
 #endif
 #undef ADD
   return n;
