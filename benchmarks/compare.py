@@ -520,7 +520,11 @@ def run_gemm(args: argparse.Namespace, ui: Progress) -> dict[str, Any]:
         "threads": {},
     }
     for t in args.threads:
+        # OpenBLAS workers busy-wait ~2^28 cycles after each call; interleaved, that spinning takes
+        # the second core from Ember's next run. 2^4 cycles lets them sleep at once, as ORT's spinning
+        # is switched off and OpenMP is passive for the model runs (an explicit setting is kept)
         env_t = dict(env, OPENBLAS_NUM_THREADS=str(t), OMP_NUM_THREADS=str(t))
+        env_t.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
         cmd = [
             sys.executable,
             str(HERE / "peers" / "gemm.py"),
@@ -847,6 +851,13 @@ def markdown(results: dict[str, Any], plot_rel: str | None) -> str:
             (f"{blas_line}. " if blas_line else "")
             + "Run in a subprocess with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset "
             f"({'they were set here: ' + ', '.join(removed) if removed else 'neither was set here'}); "
+            "OPENBLAS_THREAD_TIMEOUT="
+            + str(
+                next(iter(gemm.get("threads", {}).values()), {})
+                .get("env", {})
+                .get("OPENBLAS_THREAD_TIMEOUT", "unset")
+            )
+            + " (OpenBLAS's workers sleep right after a call instead of spinning into Ember's next run); "
             "errors are against a float64 product.",
             "",
         ]

@@ -117,7 +117,11 @@ def main() -> int:
         "size": n,
         "threads": t,
         "blas": blas_info(),
-        "env": {k: os.environ[k] for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if k in os.environ},
+        "env": {
+            k: os.environ[k]
+            for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_THREAD_TIMEOUT")
+            if k in os.environ
+        },
         "result_scale": scale,
         "systems": {},
     }
