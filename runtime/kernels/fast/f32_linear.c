@@ -41,31 +41,29 @@ static int linear_applies(const ember_kargs *a) {
  * Loop order inside a tile (BLIS): K blocks of kc, then 32-column B slices, then 12-row A micro-panels.
  * A tile is up to PA_MC rows x nc columns. Its A block (rows x kc) is packed per K block into the
  * thread's scratch and stays in L2; each B slice (kc x 32 read in place from the 16-column panels,
- * 64 KiB at kc = 512) stays in L1/L2 while the block's micro-panels stream past it. One thread: tiles are
+ * 128 KiB at kc = 1024) stays in L2 while the block's micro-panels stream past it. One thread: tiles are
  * row blocks with all columns, so A is packed exactly once. Several threads and too few row blocks to
  * share out (prefill-sized M): A is packed once, in parallel, into one shared buffer (first pool run),
  * then tiles split the columns too (second pool run) without packing A again. */
 #define PA_MC 144     /* rows per tile at most (a multiple of 12) */
-#define PA_KC 512     /* K block at most (see pa_kc) */
-#define PA_KC_FEW 1024 /* K block at most for tiles of few rows */
+#define PA_KC 1024    /* K block at most (see pa_kc) */
 #define PA_SHARED_MAX (1u << 20) /* bytes: a packed A up to this size may be shared by all threads */
 #define PA_PACK_SERIAL_MAX (256u << 10) /* a shared A up to this size is packed by the caller alone */
-#define PA_FEW_ROWS 72           /* up to this many rows (6 micro-panels): K blocks of PA_KC_FEW */
 /* Up to this many output columns the in-place kernel runs instead: one 128-column tile covers them all,
  * so it reads each A row once anyway and packing A is a pass for nothing. MobileNetV2 (N = 16..1280,
  * pixels x channels) measured 4-6% faster with 128 than with packing every N (64 and 256 in between). */
 #define PA_MIN_N 128
 
-/* K block: K is cut into equal blocks (multiples of 8) of at most PA_KC, so that C is read and
- * written K / kc times while the tile's packed A block (<= 144 x 512 floats) stays in L2 and the B
- * slice in L1/L2. A tile of few micro-panels (M <= PA_FEW_ROWS: decode batches, prefill) reuses each
- * B slice only a few times, so streaming B dominates; blocks of up to PA_KC_FEW (B read in longer
- * sequential runs, C touched less) measured 5-30% faster there. Longer blocks also mean longer fp32
- * sums: 512 keeps the 1024^3 error near OpenBLAS's (1.1e-4 vs 9.1e-5 absolute, against float64). */
-static size_t pa_kc(size_t m, size_t k) {
-  size_t limit = PA_KC;
-  if (round_up(m, EMBER_GEMM_MR_PACK) <= PA_FEW_ROWS) limit = PA_KC_FEW; /* A block <= 72 x 1024 floats */
-  size_t blocks = (k + limit - 1) / limit;
+/* K block: K is cut into equal blocks (multiples of 8) of at most PA_KC. A tile's packed A block
+ * (<= 144 x 1024 floats, 576 KiB) stays in L2 and each B slice (kc x 32, 128 KiB) in L2 while the
+ * block's micro-panels stream past it; C is read and written once per K block. Blocks of 1024 measured
+ * ~3% faster than 512 on the 1024^3 GEMM (C touched once instead of twice, one A pack pass per tile
+ * instead of two, longer sequential B runs) and 5-30% faster on tiles of few rows (decode batches,
+ * prefill), where each B slice is reused only a few times and streaming B dominates. Each output is
+ * still one fp32 chain per K block plus the block partial sums: the 1024^3 error against float64 stays
+ * at OpenBLAS's level (benchmarks/RESULTS.md). */
+static size_t pa_kc(size_t k) {
+  size_t blocks = (k + PA_KC - 1) / PA_KC;
   return round_up((k + blocks - 1) / blocks, 8);
 }
 
@@ -75,7 +73,7 @@ static uint64_t pa_shared_bytes(size_t m, size_t k) {
 }
 
 static uint64_t pa_scratch_bytes(size_t m, size_t k) {
-  uint64_t block = (uint64_t)round_up(m < PA_MC ? m : PA_MC, EMBER_GEMM_MR_PACK) * pa_kc(m, k) * sizeof(float);
+  uint64_t block = (uint64_t)round_up(m < PA_MC ? m : PA_MC, EMBER_GEMM_MR_PACK) * pa_kc(k) * sizeof(float);
   uint64_t shared = pa_shared_bytes(m, k);
   if (shared <= PA_SHARED_MAX && shared > block) block = shared;
   return block + EMBER_ALIGN;
@@ -183,7 +181,7 @@ static void linear_pa_run(const ember_kargs *a, linear_job *j, const ember_f32_g
   j->pack_a = cfg->pack_a;
   j->scratch = a->scratch;
   j->scratch_stride = (size_t)a->scratch_stride;
-  j->kc = pa_kc(j->m, j->k);
+  j->kc = pa_kc(j->k);
   j->m_pad = round_up(j->m, EMBER_GEMM_MR_PACK);
   size_t row_tiles = (j->m + PA_MC - 1) / PA_MC;
   j->mc = round_up((j->m + row_tiles - 1) / row_tiles, EMBER_GEMM_MR_PACK);
