@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import gc
 import json
 import os
 import subprocess
@@ -208,7 +209,30 @@ def time_interleaved(
     gap_s: float = 0.0,
 ) -> dict[str, Timing]:
     """Warm up each system, plan its runs (see plan_runs), then time `runs` rounds. A pause of `gap_s`
-    after each run (not timed) lets the previous system's worker threads go idle first."""
+    after each run (not timed) lets the previous system's worker threads go idle first. Python's
+    garbage collector is off meanwhile (collected once before): otherwise a collection over the heap
+    of four loaded frameworks (several ms) lands inside whichever run allocates next, which measured as
+    2x outliers at p90 for every system."""
+    gc.collect()
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _time_rounds(runners, runs, warmup, budget_s, min_runs, warmup_budget_s, advance, gap_s)
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _time_rounds(
+    runners: dict[str, Runner],
+    runs: int,
+    warmup: int,
+    budget_s: float,
+    min_runs: int,
+    warmup_budget_s: float,
+    advance: Callable[[], None] | None,
+    gap_s: float,
+) -> dict[str, Timing]:
     keys = list(runners)
     est: dict[str, float] = {}
     done_warmup: dict[str, int] = {}
@@ -708,7 +732,8 @@ def markdown(results: dict[str, Any], plot_rel: str | None) -> str:
         f"system once in a rotating order. A system slower than {cfg['budget']:g} s / {cfg['runs']} runs is "
         f"timed on fewer rounds spread evenly over all of them (at least {cfg['min_runs']}; marked "
         f"[n runs]){capped_note}. An untimed pause of {cfg.get('gap_ms', 0):g} ms follows each run so the "
-        "previous system's worker threads go idle. Thread counts: torch.set_num_threads (OMP_WAIT_POLICY="
+        "previous system's worker threads go idle; Python's garbage collector is off during warm-up "
+        "and timing (collected once before). Thread counts: torch.set_num_threads (OMP_WAIT_POLICY="
         f"{cfg.get('omp_wait_policy', 'default')}), ORT intra_op_num_threads (spinning "
         + ("on" if cfg.get("ort_spin") else "off, since the systems share the process")
         + "), ExecuTorch's threadpool (_unsafe_reset_threadpool), ember.load(threads=).",
