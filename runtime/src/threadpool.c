@@ -18,6 +18,24 @@
  * MobileNetV2 at 2 threads ran no faster than at 1 when other runtimes ran in between. */
 #define SPIN_ROUNDS 20000
 
+/* A job's tiles are split into one contiguous range per thread; each thread takes tiles from the front
+ * of its own range, then steals from the back of the others'. Contiguous ranges keep a thread on the
+ * same part of the data from one node to the next (row tiles of a GEMM, then of the depthwise conv that
+ * reads its output), so on a CPU whose cores have private L2s most of a node's input is already in the
+ * reading core's cache instead of the other core's. Each range is one 64-bit word, updated by CAS:
+ * job tag (16 bits) | begin (24) | end (24). The tag makes a claim by a worker still looking at an
+ * earlier job fail; if the tag wraps (65536 jobs later) the claim is simply a tile of the current job,
+ * whose fields the worker reads only after claiming. */
+#define RANGE_BITS 24
+#define RANGE_MASK ((UINT64_C(1) << RANGE_BITS) - 1)
+#define TAG_SHIFT (2 * RANGE_BITS)
+#define MAX_TILES RANGE_MASK /* more tiles than this run on the caller alone */
+
+typedef struct {
+  _Atomic uint64_t w;
+  char pad[64 - sizeof(uint64_t)]; /* one range per cache line: no false sharing between claims */
+} range_slot;
+
 struct ember_pool {
   int threads;
 #if defined(EMBER_HAVE_PTHREADS)
@@ -25,33 +43,41 @@ struct ember_pool {
   pthread_mutex_t mu;
   pthread_cond_t wake;
 #endif
+  range_slot *ranges;     /* one per thread */
   atomic_uint generation; /* bumped for each job; workers sleep until it changes */
-  /* the job: a tile is claimed by a CAS on `next` = (job << 32) | tile index, so a worker that wakes up
-   * late can never take a tile of a later job, and the caller waits only for tiles actually taken
-   * (`done`), never for a worker that is not running (its core busy with other processes) */
-  _Atomic uint64_t next;
+  /* the caller waits only for tiles actually taken (`done`), never for a worker that is not running
+   * (its core busy with other processes): it steals that worker's whole range instead */
   atomic_size_t done;
   _Atomic(ember_task_fn) fn;
   _Atomic(void *) ctx;
-  atomic_size_t n_tiles;
   atomic_int stop;
 };
 
-/* claim and run tiles of job `job` until none is left or the job has changed; returns tiles run */
+static uint64_t range_word(uint32_t job, size_t begin, size_t end) {
+  return ((uint64_t)(job & 0xffffu) << TAG_SHIFT) | ((uint64_t)begin << RANGE_BITS) | (uint64_t)end;
+}
+
+/* claim and run tiles of job `job`: the own range from its front, then every other range from its
+ * back, until all are empty or the job has changed; returns tiles run */
 static size_t work(ember_pool *p, uint32_t job, int thread) {
   size_t ran = 0;
-  for (;;) {
-    uint64_t cur = atomic_load_explicit(&p->next, memory_order_acquire);
-    if ((uint32_t)(cur >> 32) != job) break;
-    size_t n = atomic_load_explicit(&p->n_tiles, memory_order_relaxed);
-    if ((size_t)(cur & 0xffffffffu) >= n) break;
-    if (!atomic_compare_exchange_weak_explicit(&p->next, &cur, cur + 1, memory_order_acq_rel, memory_order_acquire))
-      continue;
-    /* the job cannot end (nor its fields change) before this tile is counted done */
-    ember_task_fn fn = atomic_load_explicit(&p->fn, memory_order_relaxed);
-    fn(atomic_load_explicit(&p->ctx, memory_order_relaxed), (size_t)(cur & 0xffffffffu), thread);
-    atomic_fetch_add_explicit(&p->done, 1, memory_order_release);
-    ran++;
+  const uint64_t tag = (uint64_t)(job & 0xffffu) << TAG_SHIFT;
+  for (int k = 0; k < p->threads; k++) {
+    _Atomic uint64_t *r = &p->ranges[(thread + k) % p->threads].w;
+    for (;;) {
+      uint64_t cur = atomic_load_explicit(r, memory_order_acquire);
+      if ((cur >> TAG_SHIFT) << TAG_SHIFT != tag) return ran; /* the job is over */
+      size_t begin = (size_t)((cur >> RANGE_BITS) & RANGE_MASK), end = (size_t)(cur & RANGE_MASK);
+      if (begin >= end) break; /* empty: the next range */
+      const int own = k == 0;
+      uint64_t next = own ? cur + (UINT64_C(1) << RANGE_BITS) : cur - 1;
+      if (!atomic_compare_exchange_weak_explicit(r, &cur, next, memory_order_acq_rel, memory_order_acquire)) continue;
+      /* the job cannot end (nor its fields change) before this tile is counted done */
+      ember_task_fn fn = atomic_load_explicit(&p->fn, memory_order_relaxed);
+      fn(atomic_load_explicit(&p->ctx, memory_order_relaxed), own ? begin : end - 1, thread);
+      atomic_fetch_add_explicit(&p->done, 1, memory_order_release);
+      ran++;
+    }
   }
   return ran;
 }
@@ -93,12 +119,18 @@ ember_pool *ember_pool_create(int threads) {
   if (!p) return NULL;
   p->threads = threads > 1 ? threads : 1;
   atomic_init(&p->generation, 0);
-  atomic_init(&p->next, 0);
   atomic_init(&p->done, 0);
   atomic_init(&p->fn, NULL);
   atomic_init(&p->ctx, NULL);
-  atomic_init(&p->n_tiles, 0);
   atomic_init(&p->stop, 0);
+  if (p->threads > 1) {
+    p->ranges = aligned_alloc(64, sizeof(range_slot) * (size_t)p->threads);
+    if (!p->ranges) {
+      p->threads = 1;
+      return p;
+    }
+    for (int i = 0; i < p->threads; i++) atomic_init(&p->ranges[i].w, range_word(0, 0, 0));
+  }
 #if defined(EMBER_HAVE_PTHREADS)
   if (p->threads > 1) {
     pthread_mutex_init(&p->mu, NULL);
@@ -137,6 +169,7 @@ void ember_pool_free(ember_pool *p) {
     pthread_cond_destroy(&p->wake);
   }
 #endif
+  free(p->ranges);
   free(p);
 }
 
@@ -148,19 +181,21 @@ void ember_pool_run(ember_pool *p, size_t n_tiles, ember_task_fn fn, void *ctx) 
     return;
   }
 #if defined(EMBER_HAVE_PTHREADS)
-  if (n_tiles > 0xffffffffu) { /* tile indices live in 32 bits of `next` */
+  if (n_tiles > MAX_TILES) { /* tile indices live in 24 bits of a range */
     for (size_t t = 0; t < n_tiles; t++) fn(ctx, t, 0);
     return;
   }
-  /* The previous job is over (every tile done). `next` moves to the new job first, so a worker still
-   * looping in the old job fails its claim before it could pair an old index with the new fields;
-   * workers join the new job only after seeing `generation`, stored after all the fields. */
+  /* The previous job is over (every tile done), so no claim on its ranges can succeed any more (a late
+   * worker's CAS fails on the changed word). Fields first, then the ranges (release), then
+   * `generation`: a worker reads fn and ctx only after a claim that acquired a range word. */
   uint32_t job = atomic_load_explicit(&p->generation, memory_order_relaxed) + 1u;
-  atomic_store_explicit(&p->next, (uint64_t)job << 32, memory_order_release);
   atomic_store_explicit(&p->fn, fn, memory_order_relaxed);
   atomic_store_explicit(&p->ctx, ctx, memory_order_relaxed);
-  atomic_store_explicit(&p->n_tiles, n_tiles, memory_order_relaxed);
   atomic_store_explicit(&p->done, 0, memory_order_relaxed);
+  const size_t T = (size_t)p->threads;
+  for (size_t i = 0; i < T; i++)
+    atomic_store_explicit(&p->ranges[i].w, range_word(job, n_tiles * i / T, n_tiles * (i + 1) / T),
+                          memory_order_release);
   pthread_mutex_lock(&p->mu);
   atomic_store_explicit(&p->generation, job, memory_order_release);
   pthread_cond_broadcast(&p->wake);

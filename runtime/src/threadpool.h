@@ -1,8 +1,9 @@
 /* A persistent thread pool owned by one session: threads are made once at session creation, the
- * calling thread works too, and work is split into tiles handed out by an atomic counter (an idle
- * thread takes the next tile: dynamic scheduling, so a slow core does not hold the others up). The
- * caller waits only for tiles a worker has taken, never for a worker that has not woken up (its core
- * busy elsewhere): then the caller simply does every tile itself. */
+ * calling thread works too. A job's tiles are cut into one contiguous range per thread; each thread
+ * works through its own range from the front (so consecutive nodes tiled the same way keep each
+ * thread on the same part of the data), then steals tiles from the back of the others' ranges, so a
+ * slow core does not hold the rest up. The caller waits only for tiles a worker has taken, never for
+ * a worker that has not woken up (its core busy elsewhere): then the caller steals its whole range. */
 #ifndef EMBER_THREADPOOL_H
 #define EMBER_THREADPOOL_H
 
