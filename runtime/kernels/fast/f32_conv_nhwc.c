@@ -707,7 +707,9 @@ static ember_status wino_eval(const ember_kargs *a) {
   j.col_splits = 1;
   j.cols_per_split = g->o;
   if (blocks < 2 * threads && threads > 1 && g->o >= 64) { /* few tiles: split the output channels too */
-    size_t want = (2 * threads + blocks - 1) / blocks;
+    /* each split transforms its block's input tiles again: with fewer blocks than threads, one split
+     * per thread (as conv2d_nhwc's column blocks) */
+    size_t want = blocks < threads ? (threads + blocks - 1) / blocks : (2 * threads + blocks - 1) / blocks;
     j.cols_per_split = (g->o + want - 1) / want;
     j.cols_per_split = (j.cols_per_split + 31) / 32 * 32; /* whole 32-column microkernel tiles */
     j.col_splits = (g->o + j.cols_per_split - 1) / j.cols_per_split;
