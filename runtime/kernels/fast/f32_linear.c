@@ -189,18 +189,17 @@ static void linear_pa_run(const ember_kargs *a, linear_job *j, const ember_f32_g
   j->shared_a = NULL;
   j->nc = round_up(j->n, 32);
   if (threads > 1 && row_tiles < 2 * threads && pa_shared_bytes(j->m, j->k) + EMBER_ALIGN <= j->scratch_stride) {
-    /* too few row tiles to share out: pack A once for everyone, then split columns (4 tiles per
-     * thread for balance, at least 64 columns each) */
+    /* too few row tiles to share out: pack A once for everyone, then split columns: about 4 tiles
+     * per thread, each a whole number of 32-column B slices, so that the pool's per-thread ranges
+     * split the slices evenly (5 tiles of 64 columns for N = 320 gave one thread 3, the other 2) */
     j->shared_a = pa_scratch(j, 0);
     size_t panels = j->m_pad / EMBER_GEMM_MR_PACK;
     if (pa_shared_bytes(j->m, j->k) <= PA_PACK_SERIAL_MAX) /* a few microseconds: not worth a pool run */
       for (size_t i = 0; i < panels; i++) linear_pa_pack(j, i, 0);
     else
       ember_pool_run(a->pool, panels, linear_pa_pack, j);
-    size_t col_tiles = (4 * threads + row_tiles - 1) / row_tiles;
-    size_t max_tiles = (j->n + 63) / 64;
-    if (col_tiles > max_tiles) col_tiles = max_tiles;
-    j->nc = round_up((j->n + col_tiles - 1) / col_tiles, 32);
+    size_t want = (4 * threads + row_tiles - 1) / row_tiles, slices = (j->n + 31) / 32;
+    j->nc = 32 * (want < slices ? slices / want : 1);
   }
   j->col_tiles = (j->n + j->nc - 1) / j->nc;
   ember_pool_run(a->pool, j->col_tiles * row_tiles, linear_pa_tile, j);
