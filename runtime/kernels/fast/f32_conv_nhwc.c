@@ -483,6 +483,27 @@ static void dw_nhwc_tile(void *ctx, size_t tile, int thread) {
   }
 }
 
+/* Output rows per tile. One thread: 4 tiles, as before. Several: the pool gives each thread a
+ * contiguous range of tiles, so pick, among 4 down to 1 tiles per thread, the tile height whose ranges
+ * give the busiest thread the fewest rows (the smallest such height, for stealing). 14 rows on 2
+ * threads: 7 tiles of 2 split 6 : 8 rows, 2 tiles of 7 split 7 : 7. */
+static size_t dw_rows_per_tile(size_t rows, size_t threads) {
+  if (threads <= 1) return rows >= 4 ? (rows + 3) / 4 : 1;
+  size_t lo = (rows + 4 * threads - 1) / (4 * threads), hi = (rows + threads - 1) / threads;
+  if (lo == 0) lo = 1;
+  size_t best = lo, best_load = (size_t)-1;
+  for (size_t rpt = lo; rpt <= hi; rpt++) {
+    size_t tiles = (rows + rpt - 1) / rpt, load = 0;
+    for (size_t t = 0; t < threads; t++) {
+      size_t b = tiles * t / threads * rpt, e = tiles * (t + 1) / threads * rpt;
+      size_t r = (e < rows ? e : rows) - (b < rows ? b : rows);
+      if (r > load) load = r;
+    }
+    if (load < best_load) best_load = load, best = rpt;
+  }
+  return best;
+}
+
 static ember_status dw_nhwc_eval(const ember_kargs *a) {
   const ember_tensor *x = a->in[0], *w = a->in[1], *y = a->out[0];
   dw_job j;
@@ -511,8 +532,7 @@ static ember_status dw_nhwc_eval(const ember_kargs *a) {
   j.img_in = d->h * d->w_in * d->c;
   j.img_out = j.oh * d->ow * d->c;
   j.rows = (size_t)x->dims[0] * j.oh;
-  size_t threads = (size_t)ember_pool_threads(a->pool), tiles = 4 * (threads > 0 ? threads : 1);
-  j.rows_per_tile = (j.rows + tiles - 1) / tiles;
+  j.rows_per_tile = dw_rows_per_tile(j.rows, (size_t)ember_pool_threads(a->pool));
   j.row = dw_row_select();
   j.padded = dw_pad_geometry(a, &j.pad);
   j.scratch = a->scratch;
