@@ -67,7 +67,7 @@ static void replica(const gemm *g, int pack_only) {
     size_t rows = n - row0 < MC ? n - row0 : MC;
     for (size_t pc = 0; pc < n; pc += KC) {
       size_t kc = n - pc < KC ? n - pc : KC;
-      float *ap = g->ap + row0 * n + pc * rows; /* this tile's block */
+      float *ap = g->ap + pc * rows; /* one block for every tile, as Ember's per-thread scratch */
       for (size_t r = 0; r < rows; r += 12)
         ember_f32_pack_a12_avx512f(rows - r < 12 ? rows - r : 12, kc, g->x + (row0 + r) * n + pc, n, ap + r * kc);
       if (pack_only) continue;
