@@ -24,7 +24,7 @@ static ember_status no_prepare(const ember_kargs *a, void **packed, uint64_t *by
   return EMBER_OK;
 }
 
-/* row blocks to hand out: 1 for small work, else up to 64 (dynamic scheduling evens out the cores) */
+/* row blocks to hand out: 1 for small work, else up to 64 (the pool's per-thread ranges and stealing even out the cores) */
 static size_t blocks_for(size_t rows, size_t row_len) {
   if (rows * row_len < MIN_PARALLEL_ELEMS || rows < 2) return 1;
   return rows < 64 ? rows : 64;
