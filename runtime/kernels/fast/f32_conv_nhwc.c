@@ -22,6 +22,10 @@
 #define KC_NHWC 256       /* K block of the gathered A */
 #define COLS_PER_SPLIT 128 /* column block when pixel tiles are too few for the threads */
 
+/* Output channels per split when `o` of them are cut into `splits` parts of whole 32-column
+ * microkernel tiles (conv2d_nhwc's column blocks, winograd's channel splits). */
+static size_t cols_per_split(size_t o, size_t splits) { return ((o + splits - 1) / splits + 31) / 32 * 32; }
+
 static int f32_const(const ember_tensor *t) {
   return t->dtype == EMBER_DTYPE_F32 && t->storage == EMBER_STORAGE_CONST && t->data != NULL;
 }
@@ -292,11 +296,7 @@ static ember_status conv_nhwc_eval(const ember_kargs *a) {
      * in one block per thread and a pixel tile is gathered once per thread, not once per 128 columns:
      * ResNet-18's 7x7 3x3 convolutions at 2 threads took 1.14 -> 1.00 ms. */
     j.cols_per_tile = COLS_PER_SPLIT;
-    if (j.ptiles < threads) {
-      size_t splits = (threads + j.ptiles - 1) / j.ptiles;
-      size_t per = (j.o + splits - 1) / splits;
-      j.cols_per_tile = (per + 31) / 32 * 32;
-    }
+    if (j.ptiles < threads) j.cols_per_tile = cols_per_split(j.o, (threads + j.ptiles - 1) / j.ptiles);
   }
   j.ctiles = (j.o + j.cols_per_tile - 1) / j.cols_per_tile;
   ember_pool_run(a->pool, j.ptiles * j.ctiles, conv_nhwc_tile, &j);
@@ -730,8 +730,7 @@ static ember_status wino_eval(const ember_kargs *a) {
     /* each split transforms its block's input tiles again: with fewer blocks than threads, one split
      * per thread (as conv2d_nhwc's column blocks) */
     size_t want = blocks < threads ? (threads + blocks - 1) / blocks : (2 * threads + blocks - 1) / blocks;
-    j.cols_per_split = (g->o + want - 1) / want;
-    j.cols_per_split = (j.cols_per_split + 31) / 32 * 32; /* whole 32-column microkernel tiles */
+    j.cols_per_split = cols_per_split(g->o, want);
     j.col_splits = (g->o + j.cols_per_split - 1) / j.cols_per_split;
   }
   ember_pool_run(a->pool, blocks * j.col_splits, wino_block, &j);
