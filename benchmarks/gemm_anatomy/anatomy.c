@@ -74,9 +74,9 @@ static void replica(const gemm *g, int pack_only) {
       for (size_t c0 = 0; c0 < n; c0 += 32) {
         size_t nr = n - c0 < 32 ? n - c0 : 32;
         const float *panel = g->bp + (c0 / EMBER_GEMM_NR) * pstride + pc * EMBER_GEMM_NR;
-        for (size_t r = 0; r < rows; r += 12)
-          ember_f32_gemm_12x32p_avx512f(rows - r < 12 ? rows - r : 12, nr, kc, ap + r * kc, panel, pstride,
-                                        g->y + (row0 + r) * n + c0, n, pc > 0);
+        for (size_t r = 0; r < rows; r += 12) /* the first micro-panel brings the B slice in: prefetching */
+          (r == 0 ? ember_f32_gemm_12x32ps_avx512f : ember_f32_gemm_12x32p_avx512f)(
+              rows - r < 12 ? rows - r : 12, nr, kc, ap + r * kc, panel, pstride, g->y + (row0 + r) * n + c0, n, pc > 0);
       }
     }
   }

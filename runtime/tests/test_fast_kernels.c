@@ -450,7 +450,11 @@ int main(void) {
 #endif
   printf("selected microkernel: %s\n", ember_f32_gemm_ukernel_name());
   const ember_f32_gemm_config *cfg = ember_f32_gemm_select();
-  if (cfg->packed) test_ukernel_packed(cfg->packed, cfg->pack_a, "packed-A kernel"); /* AVX-512 for now */
+  if (cfg->packed) { /* AVX-512 for now */
+    test_ukernel_packed(cfg->packed, cfg->pack_a, "packed-A kernel");
+    check(cfg->packed_stream != NULL, "a packed-A config has its streaming twin", 0);
+    test_ukernel_packed(cfg->packed_stream, cfg->pack_a, "packed-A kernel, streaming B");
+  }
   for (int threads = 1; threads <= 3; threads += 2) {
     ember_pool *pool = ember_pool_create(threads);
     test_linear(pool);

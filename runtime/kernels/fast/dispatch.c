@@ -20,16 +20,17 @@ static int cap_avx2(void) {
 }
 #endif
 
-static const ember_f32_gemm_config kScalar = {ember_f32_gemm_6x16_scalar, 6, 16, "f32_gemm_6x16_scalar", ember_f32_gemv_p16_scalar, NULL, NULL, NULL};
+static const ember_f32_gemm_config kScalar = {ember_f32_gemm_6x16_scalar, 6, 16, "f32_gemm_6x16_scalar", ember_f32_gemv_p16_scalar, NULL, NULL, NULL, NULL};
 #if defined(__x86_64__) || defined(__i386__)
 static const ember_f32_gemm_config kAvx2 = {ember_f32_gemm_6x16_avx2_fma, 6, 16, "f32_gemm_6x16_avx2_fma",
-                                                ember_f32_gemv_p16_avx2, NULL, NULL, NULL};
+                                                ember_f32_gemv_p16_avx2, NULL, NULL, NULL, NULL};
 static const ember_f32_gemm_config kAvx512 = {ember_f32_gemm_12x32_avx512f, 12, 32, "f32_gemm_12x32_avx512f",
                                               ember_f32_gemv_p16_avx512, ember_f32_gemm_12x32p_avx512f,
-                                              ember_f32_pack_a12_avx512f, ember_f32_gemm_12x32e_avx512f};
+                                              ember_f32_pack_a12_avx512f, ember_f32_gemm_12x32e_avx512f,
+                                              ember_f32_gemm_12x32ps_avx512f};
 #endif
 #if defined(__aarch64__)
-static const ember_f32_gemm_config kNeon = {ember_f32_gemm_6x16_neon, 6, 16, "f32_gemm_6x16_neon", ember_f32_gemv_p16_scalar, NULL, NULL, NULL};
+static const ember_f32_gemm_config kNeon = {ember_f32_gemm_6x16_neon, 6, 16, "f32_gemm_6x16_neon", ember_f32_gemv_p16_scalar, NULL, NULL, NULL, NULL};
 #endif
 
 static const ember_f32_gemm_config *gemm_select_uncached(void) {

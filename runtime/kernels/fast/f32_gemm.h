@@ -50,6 +50,8 @@ typedef void (*ember_f32_pack_a_fn)(size_t mr, size_t k, const float *a, size_t 
 #if defined(__x86_64__) || defined(_M_X64) || defined(__i386__)
 void ember_f32_gemm_12x32p_avx512f(size_t mr, size_t nr, size_t k, const float *ap, const float *b,
                                    size_t panel_stride, float *c, size_t ldc, int accumulate);
+void ember_f32_gemm_12x32ps_avx512f(size_t mr, size_t nr, size_t k, const float *ap, const float *b,
+                                    size_t panel_stride, float *c, size_t ldc, int accumulate);
 void ember_f32_pack_a12_avx512f(size_t mr, size_t k, const float *a, size_t lda, float *ap);
 #endif
 
@@ -87,6 +89,9 @@ typedef struct ember_f32_gemm_config {
   ember_f32_ukernel_pa packed; /* NULL: this ISA has no packed-A kernel (the driver reads A in place) */
   ember_f32_pack_a_fn pack_a;
   ember_f32_ukernel_epi fn_epi; /* fn with ember_f32_epi applied in registers, or NULL */
+  /* packed, for the first micro-panel over a B slice (B still in L3 or memory): prefetches B ahead.
+   * Set whenever packed is. */
+  ember_f32_ukernel_pa packed_stream;
 } ember_f32_gemm_config;
 
 /* The best microkernel for this CPU, or the scalar one if EMBER_FORCE_SCALAR=1; EMBER_MAX_ISA=avx2

@@ -120,7 +120,7 @@ typedef struct {
   size_t mr;
   ember_f32_gemv_fn gemv;
   /* packed-A path */
-  ember_f32_ukernel_pa ukp;
+  ember_f32_ukernel_pa ukp, ukp_stream; /* ukp_stream: the first micro-panel over each B slice */
   ember_f32_pack_a_fn pack_a;
   uint8_t *scratch;
   size_t scratch_stride, mc, nc, kc, col_tiles, m_pad;
@@ -167,7 +167,7 @@ static void linear_pa_tile(void *ctx, size_t tile, int thread) {
       float *yc = j->y + row0 * j->n + c0;
       for (size_t r = 0; r < rows; r += EMBER_GEMM_MR_PACK) {
         size_t mr = rows - r < EMBER_GEMM_MR_PACK ? rows - r : EMBER_GEMM_MR_PACK;
-        j->ukp(mr, nr, kc, ap + r * kc, panel, pstride, yc + r * j->n, j->n, pc > 0);
+        (r == 0 ? j->ukp_stream : j->ukp)(mr, nr, kc, ap + r * kc, panel, pstride, yc + r * j->n, j->n, pc > 0);
       }
     }
   }
@@ -178,6 +178,7 @@ static void linear_pa_tile(void *ctx, size_t tile, int thread) {
 static void linear_pa_run(const ember_kargs *a, linear_job *j, const ember_f32_gemm_config *cfg) {
   size_t threads = (size_t)ember_pool_threads(a->pool);
   j->ukp = cfg->packed;
+  j->ukp_stream = cfg->packed_stream;
   j->pack_a = cfg->pack_a;
   j->scratch = a->scratch;
   j->scratch_stride = (size_t)a->scratch_stride;
