@@ -2,6 +2,11 @@
 BLAS sgemm, interleaved, one thread count per process. Ember's input is 64-byte aligned (read in place)
 and its output is written straight into a result array made once; numpy also writes into one (out=).
 
+If Intel's oneMKL is installed (`pip install -e ".[bench-mkl]"`, the `mkl` wheel), its cblas_sgemm runs as
+a third system through ctypes: the vendor BLAS for this CPU family, a reference for how much of the FMA
+peak a mature AVX-512 sgemm reaches on this machine. One thread runs MKL's sequential layer, more run
+its GNU OpenMP layer with MKL_NUM_THREADS set.
+
 Run by compare.py in a subprocess whose environment has OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE removed
 (they are read when OpenBLAS loads and select a slower kernel on this machine); prints one JSON object,
 including which kernel threadpoolctl says OpenBLAS runs."""
@@ -29,6 +34,60 @@ def blas_info() -> list[dict[str, Any]]:
     ]
 
 
+def find_mkl() -> Any:
+    """ctypes handle of oneMKL's single dynamic library (the `mkl` wheel), or None when not installed."""
+    import ctypes
+    import importlib.metadata as md
+
+    try:
+        files = md.files("mkl") or []
+    except md.PackageNotFoundError:
+        return None
+    for f in files:
+        if f.name.startswith("libmkl_rt.so"):
+            try:
+                return ctypes.CDLL(str(f.locate()))
+            except OSError:
+                return None
+    return None
+
+
+def mkl_sgemm_xwt(lib: Any, x: np.ndarray, w: np.ndarray, out: np.ndarray) -> None:
+    """out = x @ w.T with cblas_sgemm (row-major, B transposed: the same operand layout as Ember's)."""
+    import ctypes
+
+    m, k = x.shape
+    n = w.shape[0]
+    row_major, no_trans, trans = 101, 111, 112
+    lib.cblas_sgemm(
+        row_major,
+        no_trans,
+        trans,
+        m,
+        n,
+        k,
+        ctypes.c_float(1.0),
+        x.ctypes.data_as(ctypes.c_void_p),
+        k,
+        w.ctypes.data_as(ctypes.c_void_p),
+        k,
+        ctypes.c_float(0.0),
+        out.ctypes.data_as(ctypes.c_void_p),
+        n,
+    )
+
+
+def mkl_version(lib: Any) -> str:
+    import ctypes
+
+    buf = ctypes.create_string_buffer(256)
+    try:
+        lib.mkl_get_version_string(buf, len(buf))
+    except AttributeError:
+        return "oneMKL"
+    return buf.value.decode(errors="replace").strip()
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--size", type=int, default=1024)
@@ -46,6 +105,10 @@ def main() -> int:
     from ember.passes.pipeline import compile_graph
 
     n, t = args.size, args.threads
+    # read by oneMKL when it loads, so set before find_mkl()
+    os.environ["MKL_THREADING_LAYER"] = "SEQUENTIAL" if t == 1 else "GNU"
+    os.environ["MKL_NUM_THREADS"] = str(t)
+    mkl = find_mkl()
     rng = np.random.default_rng(0)
     x = rng.standard_normal((n, n), dtype=np.float32)
     w = rng.standard_normal((n, n), dtype=np.float32)  # (out, in), as torch.nn.Linear
@@ -68,6 +131,14 @@ def main() -> int:
     y_em = mod(x)[0]
     scale = float(np.abs(ref).max())
     err = {"numpy": float(np.abs(y_np - ref).max()), "ember": float(np.abs(y_em - ref).max())}
+    y_mkl_out = np.empty((n, n), np.float32)
+    if mkl is not None:
+        mkl_sgemm_xwt(mkl, x, w, y_mkl_out)
+        err["mkl"] = float(np.abs(y_mkl_out - ref).max())
+        if not err["mkl"] <= 1e-3 * scale:  # a wrong binding must not be timed as a peer
+            raise SystemExit(
+                f"oneMKL's sgemm disagrees with the float64 product (max abs err {err['mkl']:.3g})"
+            )
 
     # both write into a result array made once (numpy's out=, Ember's run(out=)), so neither pays for
     # allocating and first-touching 4 MiB per call
@@ -87,6 +158,8 @@ def main() -> int:
         mod.run(xa, out=(y_em_out,))
 
     fns = {"ember": run_em, "numpy": run_np}
+    if mkl is not None:
+        fns["mkl"] = lambda: mkl_sgemm_xwt(mkl, x, w, y_mkl_out)
     est: dict[str, float] = {}
     for key, fn in fns.items():
         ts = []
@@ -123,6 +196,7 @@ def main() -> int:
             if k in os.environ
         },
         "result_scale": scale,
+        "mkl": None if mkl is None else mkl_version(mkl),
         "systems": {},
     }
     for k, s in samples.items():
