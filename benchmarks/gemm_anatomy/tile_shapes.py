@@ -112,10 +112,10 @@ def report(r: dict) -> str:
     L += [
         "",
         "Ember runs 12x32 (`f32_gemm_12x32p_avx512f`). Read across a row: what the same loop loses when its "
-        "operands stream from L2, then from L3. Read down the L2 column: shapes that need more bytes per "
-        "cycle lose more there, whatever they reach in L1. The row without broadcasts bounds what the 12 "
-        "broadcast loads of a k step cost. The L3 column is why the GEMM's first pass over each B slice "
-        "prefetches (`f32_gemm_12x32ps_avx512f`).",
+        "operands stream from L2, then from L3. Read down the L3 column: the more B bytes a shape needs per "
+        "cycle, the more it loses when B is not in L2, whatever it reaches in L1 or L2. The row without "
+        "broadcasts bounds what the 12 broadcast loads of a k step cost. The L3 column is why the GEMM's "
+        "first pass over each B slice prefetches (`f32_gemm_12x32ps_avx512f`).",
         END,
     ]
     return "\n".join(L)
