@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from results_md import write_section
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
-RESULTS_MD = ROOT / "benchmarks" / "RESULTS.md"
 START, END = "<!-- gemm-anatomy:start -->", "<!-- gemm-anatomy:end -->"
 
 
@@ -136,12 +136,7 @@ def main() -> int:
     md = report(r)
     print(md)
     if not args.no_md:
-        text = RESULTS_MD.read_text()
-        if START in text:
-            text = text[: text.index(START)] + md + text[text.index(END) + len(END) :]
-        else:
-            text = text.rstrip("\n") + "\n\n" + md + "\n"
-        RESULTS_MD.write_text(text)
+        write_section(md, START, END)
     return 0
 
 

@@ -26,8 +26,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+from results_md import write_section
+
 HERE = Path(__file__).resolve().parent
-RESULTS_MD = HERE.parents[1] / "benchmarks" / "RESULTS.md"
 START, END = "<!-- gemm-tiles:start -->", "<!-- gemm-tiles:end -->"
 
 # (name, rows, zmm columns, broadcasts): Ember's kernel is 12x32; the others were candidates
@@ -141,12 +142,7 @@ def main() -> int:
     md = report(json.loads(out.stdout))
     print(md)
     if not args.no_md:
-        text = RESULTS_MD.read_text()
-        if START in text:
-            text = text[: text.index(START)] + md + text[text.index(END) + len(END) :]
-        else:
-            text = text.rstrip("\n") + "\n\n" + md + "\n"
-        RESULTS_MD.write_text(text)
+        write_section(md, START, END)
     return 0
 
 
