@@ -1031,12 +1031,9 @@ def markdown(results: dict[str, Any], plot_rel: str | None) -> str:
 def replace_section(text: str, section: str) -> str:
     """Put `section` (which starts with MD_START and ends with MD_END) in place of the old one, or append it.
     Nothing outside the markers changes."""
-    i, j = text.find(MD_START), text.find(MD_END)
-    if i != -1 and j != -1 and j > i:
-        return text[:i] + section + text[j + len(MD_END) :]
-    if not text:
-        return "# Benchmark results\n\n" + section + "\n"
-    return text.rstrip("\n") + "\n\n" + section + "\n"
+    from ember.bench.results_md import replace_section as replace
+
+    return replace(text, section, MD_START, MD_END)
 
 
 def plot(results: dict[str, Any], path: Path) -> bool:

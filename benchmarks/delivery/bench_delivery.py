@@ -26,6 +26,7 @@ sys.path[:0] = [str(ROOT / "src"), str(ROOT / "tests" / "delivery")]
 from fleet import Fleet  # noqa: E402  (simulated devices, shared with the fleet test)
 from standin import load_npz_model, make_model  # noqa: E402
 
+from ember.bench.results_md import write_section  # noqa: E402
 from ember.delivery import DeviceClient, Registry, RegistryConfig, SmokeTest, VariantSpec, serve  # noqa: E402
 from ember.delivery.device import DeviceProfile  # noqa: E402
 
@@ -155,17 +156,6 @@ def render(nu: dict, big: dict, fleet: dict, n: int, workers: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_section(text: str, path: Path) -> None:
-    old = path.read_text() if path.exists() else "# Benchmark results\n"
-    if START in old and END in old:
-        head, rest = old.split(START, 1)
-        tail = rest.split(END, 1)[1].lstrip("\n")
-        new = head + text + tail
-    else:
-        new = old.rstrip("\n") + "\n\n" + text
-    path.write_text(new)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--devices", type=int, default=1000)
@@ -189,7 +179,7 @@ def main() -> None:
     text = render(nu, big, fleet, args.devices, args.workers)
     print(text)
     if not args.no_write:
-        write_section(text, args.results)
+        write_section(args.results, text.rstrip("\n"), START, END)
         print(f"wrote section into {args.results}")
 
 

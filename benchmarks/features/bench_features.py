@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ember.bench.results_md import write_section
 from ember.features import Feature, FeatureSpec, FeatureStore
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -298,7 +299,7 @@ def main() -> int:
     )
     print(section)
     if not args.no_write:
-        write_section(section)
+        write_section(RESULTS, section, START, END)
     return 0
 
 
@@ -330,20 +331,6 @@ def fdatasync_rate(path: Path, n: int = 1000) -> float:
     finally:
         os.close(fd)
         os.unlink(path)
-
-
-def write_section(section: str) -> None:
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    if START in text and END in text:
-        a, rest = text.split(START, 1)
-        _, b = rest.split(END, 1)
-        text = a + section + b
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    tmp = RESULTS.with_suffix(".md.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, RESULTS)
 
 
 if __name__ == "__main__":

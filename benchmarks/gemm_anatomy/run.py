@@ -18,10 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from results_md import write_section
+
+from ember.bench.results_md import write_section
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
+RESULTS_MD = ROOT / "benchmarks" / "RESULTS.md"
 START, END = "<!-- gemm-anatomy:start -->", "<!-- gemm-anatomy:end -->"
 
 
@@ -136,7 +138,7 @@ def main() -> int:
     md = report(r)
     print(md)
     if not args.no_md:
-        write_section(md, START, END)
+        write_section(RESULTS_MD, md, START, END)
     return 0
 
 

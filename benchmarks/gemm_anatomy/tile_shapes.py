@@ -26,9 +26,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from results_md import write_section
+from ember.bench.results_md import write_section
 
 HERE = Path(__file__).resolve().parent
+RESULTS_MD = HERE.parents[1] / "benchmarks" / "RESULTS.md"
 START, END = "<!-- gemm-tiles:start -->", "<!-- gemm-tiles:end -->"
 
 # (name, rows, zmm columns, broadcasts): Ember's kernel is 12x32; the others were candidates
@@ -142,7 +143,7 @@ def main() -> int:
     md = report(json.loads(out.stdout))
     print(md)
     if not args.no_md:
-        write_section(md, START, END)
+        write_section(RESULTS_MD, md, START, END)
     return 0
 
 

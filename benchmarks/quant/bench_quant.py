@@ -745,14 +745,10 @@ def markdown(r: dict[str, Any]) -> str:
 
 
 def write_section(text: str) -> None:
-    md = RESULTS_MD.read_text() if RESULTS_MD.exists() else "# Benchmark results\n"
+    from ember.bench.results_md import write_section as write
+
     start, end = "<!-- quant:start -->", "<!-- quant:end -->"
-    block = f"{start}\n{text}\n{end}"
-    if start in md and end in md:
-        md = md[: md.index(start)] + block + md[md.index(end) + len(end) :]
-    else:
-        md = md.rstrip("\n") + "\n\n" + block + "\n"
-    RESULTS_MD.write_text(md)
+    write(RESULTS_MD, f"{start}\n{text}\n{end}", start, end)
 
 
 def main() -> None:

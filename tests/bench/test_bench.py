@@ -235,6 +235,21 @@ def test_results_section_replaces_only_its_own_lines(compare: ModuleType) -> Non
     assert compare.replace_section("", sec1).startswith("# Benchmark results")
 
 
+def test_write_section_creates_then_rewrites_only_its_section(tmp_path: Path) -> None:
+    from ember.bench.results_md import write_section
+
+    path, start, end = tmp_path / "sub" / "RESULTS.md", "<!-- q:start -->", "<!-- q:end -->"
+    write_section(path, f"{start}\none\n{end}", start, end)  # no file yet: header, then the section
+    assert path.read_text() == f"# Benchmark results\n\n{start}\none\n{end}\n"
+    path.write_text(path.read_text() + "\n<!-- other:start -->\nkeep\n<!-- other:end -->\n")
+    write_section(path, f"{start}\ntwo\n{end}", start, end)
+    text = path.read_text()
+    assert "one" not in text and text.count(start) == 1 and "two" in text and "keep" in text
+    write_section(path, f"{start}\ntwo\n{end}", start, end)
+    assert path.read_text() == text  # rewriting the same section changes nothing
+    assert [f.name for f in path.parent.iterdir()] == ["RESULTS.md"]  # no temporary file left behind
+
+
 def test_markdown_renders_wrong_and_failed_systems(compare: ModuleType) -> None:
     def ok(ms: float, ratio: float | None) -> dict:
         return {
