@@ -752,8 +752,9 @@ def markdown(results: dict[str, Any], plot_rel: str | None) -> str:
         f"system once in a rotating order. A system slower than {cfg['budget']:g} s / {cfg['runs']} runs is "
         f"timed on fewer rounds spread evenly over all of them (at least {cfg['min_runs']}; marked "
         f"[n runs]){capped_note}. An untimed pause of {cfg.get('gap_ms', 0):g} ms follows each run so the "
-        "previous system's worker threads go idle; Python's garbage collector is off during warm-up "
-        "and timing (collected once before). Thread counts: torch.set_num_threads (OMP_WAIT_POLICY="
+        "previous system's worker threads go idle (kept short: 5 ms or more let this VM's idle second vCPU "
+        "sleep, and 2-thread runs then waited for it to wake); Python's garbage collector is off during "
+        "warm-up and timing (collected once before). Thread counts: torch.set_num_threads (OMP_WAIT_POLICY="
         f"{cfg.get('omp_wait_policy', 'default')}), ORT intra_op_num_threads (spinning "
         + ("on" if cfg.get("ort_spin") else "off, since the systems share the process")
         + "), ExecuTorch's threadpool (_unsafe_reset_threadpool), ember.load(threads=).",
@@ -1153,8 +1154,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap.add_argument(
         "--gap-ms",
         type=float,
-        default=5.0,
-        help="untimed pause after each run so the previous system's workers go idle (default 5)",
+        default=1.0,
+        help="untimed pause after each run so the previous system's workers go idle (default 1). Keep it "
+        "short: on the 2-vCPU VM this was measured on, pauses of 5 ms or more let the idle second vCPU "
+        "sleep, it woke late for the next run, and the memory-bound MLP ran no faster on 2 threads than "
+        "on 1 for every system (7.2 ms both); with 0-2 ms all four scaled 1.7-1.9x",
     )
     ap.add_argument(
         "--omp-active",
