@@ -75,7 +75,7 @@ static int gemm_block(const ember_f32_gemm_config *cfg, size_t rows, size_t c_be
       const float *panel = b + (c0 / EMBER_GEMM_NR) * panel_stride;
       for (size_t r = 0; r < rows; r += mp) /* the first micro-panel brings the B slice in: it prefetches */
         (r == 0 ? cfg->packed_stream : cfg->packed)(rows - r < mp ? rows - r : mp, nr, kc, ap + r * kc, panel,
-                                                    panel_stride, c + r * ldc + c0, ldc, accumulate);
+                                                    panel_stride, c + r * ldc + c0, ldc, accumulate, NULL);
     }
     return 0;
   }

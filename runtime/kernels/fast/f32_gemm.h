@@ -41,17 +41,19 @@ void ember_f32_gemm_6x16_neon(size_t mr, size_t nr, size_t k, const float *a, si
  *   C[0..mr, 0..nr) (+)= Ap[0..mr, 0..k) * B[0..k, 0..nr)
  * Ap is an A micro-panel written by the matching ember_f32_pack_a_fn: k steps of EMBER_GEMM_MR_PACK
  * contiguous floats (row r of step p at ap[p * EMBER_GEMM_MR_PACK + r]), 64-byte aligned. B, C, nr,
- * panel_stride and accumulate are as for ember_f32_ukernel; mr <= EMBER_GEMM_MR_PACK. */
+ * panel_stride and accumulate are as for ember_f32_ukernel; mr <= EMBER_GEMM_MR_PACK.
+ * pf (or NULL): a hint, never read as data: the full tile prefetches into L2 the k / 4 cache lines
+ * starting there, one every 4 k steps (the driver points it at its share of the next B slice). */
 typedef void (*ember_f32_ukernel_pa)(size_t mr, size_t nr, size_t k, const float *ap, const float *b,
-                                     size_t panel_stride, float *c, size_t ldc, int accumulate);
+                                     size_t panel_stride, float *c, size_t ldc, int accumulate, const float *pf);
 /* Pack rows [0, mr) x columns [0, k) of A (row r at a + r * lda) into one micro-panel at ap
  * (k * EMBER_GEMM_MR_PACK floats; rows mr..EMBER_GEMM_MR_PACK-1 are written as zeros). */
 typedef void (*ember_f32_pack_a_fn)(size_t mr, size_t k, const float *a, size_t lda, float *ap);
 #if defined(__x86_64__) || defined(_M_X64) || defined(__i386__)
 void ember_f32_gemm_12x32p_avx512f(size_t mr, size_t nr, size_t k, const float *ap, const float *b,
-                                   size_t panel_stride, float *c, size_t ldc, int accumulate);
+                                   size_t panel_stride, float *c, size_t ldc, int accumulate, const float *pf);
 void ember_f32_gemm_12x32ps_avx512f(size_t mr, size_t nr, size_t k, const float *ap, const float *b,
-                                    size_t panel_stride, float *c, size_t ldc, int accumulate);
+                                    size_t panel_stride, float *c, size_t ldc, int accumulate, const float *pf);
 void ember_f32_pack_a12_avx512f(size_t mr, size_t k, const float *a, size_t lda, float *ap);
 #endif
 

@@ -103,7 +103,12 @@ static inline __attribute__((always_inline)) void tile(const int MR, const int W
  * from L3 or memory; the L2 streamer alone restarts at every 4 KiB page of each of the two panels and
  * left that pass waiting. In the blocked 1024^3 GEMM with the caches cold (as after another
  * program's GEMM) it measured +3-5% over the plain kernel for that pass; prefetching in every pass
- * (256-4096 bytes ahead, B or A) measured 1-2% slower, since later passes find the slice in L2. */
+ * (256-4096 bytes ahead, B or A) measured 1-2% slower, since later passes find the slice in L2.
+ *
+ * Both also issue one prefetcht1 per 4 k steps at `pf`, 64 bytes further each time: the driver gives
+ * each micro-panel's call its share of the next B slice, so that slice is in L2 before its first
+ * pass. With the data in L3 it measured even; with the GEMM's operands in memory (a 256 MiB scrub
+ * between runs, as when another model ran in between on a device with a small cache) +1.1%. */
 #define PF_AHEAD "4096"
 #define ROW(q, r, t, lo, hi)                                      \
   "vbroadcastss 4*" #r "+48*" #q "(%[a]), %%zmm" #t "\n\t"        \
@@ -135,7 +140,7 @@ static inline __attribute__((always_inline)) void tile(const int MR, const int W
 /* one function per k-step flavour (the asm text differs only in KS) */
 #define TILE_12X32_ASM(NAME, KS)                                                                                   \
   static void NAME(size_t k, const float *ap, const float *b, size_t panel_stride, float *c, size_t ldc,        \
-                   int accumulate) {                                                                            \
+                   int accumulate, const float *pf) {                                                           \
     size_t ku = k / 4, kr = k % 4;                                                                              \
     const size_t ps = panel_stride * sizeof(float), ldcb = ldc * sizeof(float);                                 \
     float *t;                                                                                                   \
@@ -146,9 +151,10 @@ static inline __attribute__((always_inline)) void tile(const int MR, const int W
         ZERO(30) ZERO(31)                                                                                       \
         "test %[ku], %[ku]\n\t"                                                                                 \
         "jz 2f\n\t"                                                                                             \
-        "1:\n\t" KS(0) KS(1) KS(2) KS(3)                                                                        \
+        "1:\n\t" KS(0) "prefetcht1 (%[pf])\n\t" KS(1) KS(2) KS(3)                                               \
         "add $192, %[a]\n\t"                                                                                    \
         "add $256, %[b]\n\t"                                                                                    \
+        "add $64, %[pf]\n\t"                                                                                    \
         "dec %[ku]\n\t"                                                                                         \
         "jnz 1b\n\t"                                                                                            \
         "2:\n\t"                                                                                                \
@@ -171,7 +177,7 @@ static inline __attribute__((always_inline)) void tile(const int MR, const int W
         CSET(20, 21) CSET(22, 23) CSET(24, 25) CSET(26, 27) CSET(28, 29) CSET(30, 31)                           \
         "6:\n\t"                                                                                                \
         "vzeroupper\n\t" /* the callers are SSE code: leave no dirty upper state behind */                      \
-        : [a] "+r"(ap), [b] "+r"(b), [ku] "+r"(ku), [kr] "+r"(kr), [t] "=&r"(t)                                 \
+        : [a] "+r"(ap), [b] "+r"(b), [ku] "+r"(ku), [kr] "+r"(kr), [t] "=&r"(t), [pf] "+r"(pf)                \
         : [ps] "r"(ps), [ldc] "r"(ldcb), [c] "r"(c), [acc] "r"(accumulate)                                      \
         : "memory", "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9",       \
           "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", "xmm17", "xmm18", "xmm19", "xmm20",    \
@@ -203,19 +209,20 @@ TILE_12X32_ASM(tile_12x32_asm_stream, KSTEP_STREAM)
     break;
 
 static void packed_tile(size_t mr, size_t nr, size_t k, const float *ap, const float *b, size_t panel_stride,
-                        float *c, size_t ldc, int accumulate, int stream) {
+                        float *c, size_t ldc, int accumulate, const float *pf, int stream) {
   const int wide = nr > 16; /* nr <= 16: only the first panel is read (the second may not exist) */
 #if defined(HAVE_TILE_ASM)
   if (mr == 12 && nr == 32) {
+    if (!pf) pf = b; /* nothing to fetch ahead: the prefetches hit lines this call reads anyway */
     if (stream)
-      tile_12x32_asm_stream(k, ap, b, panel_stride, c, ldc, accumulate);
+      tile_12x32_asm_stream(k, ap, b, panel_stride, c, ldc, accumulate, pf);
     else
-      tile_12x32_asm(k, ap, b, panel_stride, c, ldc, accumulate);
+      tile_12x32_asm(k, ap, b, panel_stride, c, ldc, accumulate, pf);
     return;
   }
-#else
-  (void)stream;
 #endif
+  (void)pf; /* ragged tiles (a few per GEMM) do not prefetch the next slice */
+  (void)stream;
   switch (mr) {
     CASE(12) CASE(11) CASE(10) CASE(9) CASE(8) CASE(7) CASE(6) CASE(5) CASE(4) CASE(3) CASE(2) CASE(1)
     default: break;
@@ -223,14 +230,14 @@ static void packed_tile(size_t mr, size_t nr, size_t k, const float *ap, const f
 }
 
 void ember_f32_gemm_12x32p_avx512f(size_t mr, size_t nr, size_t k, const float *ap, const float *b,
-                                   size_t panel_stride, float *c, size_t ldc, int accumulate) {
-  packed_tile(mr, nr, k, ap, b, panel_stride, c, ldc, accumulate, 0);
+                                   size_t panel_stride, float *c, size_t ldc, int accumulate, const float *pf) {
+  packed_tile(mr, nr, k, ap, b, panel_stride, c, ldc, accumulate, pf, 0);
 }
 
 /* the same product; the full tile prefetches B ahead (the first pass over a B slice, see above) */
 void ember_f32_gemm_12x32ps_avx512f(size_t mr, size_t nr, size_t k, const float *ap, const float *b,
-                                    size_t panel_stride, float *c, size_t ldc, int accumulate) {
-  packed_tile(mr, nr, k, ap, b, panel_stride, c, ldc, accumulate, 1);
+                                    size_t panel_stride, float *c, size_t ldc, int accumulate, const float *pf) {
+  packed_tile(mr, nr, k, ap, b, panel_stride, c, ldc, accumulate, pf, 1);
 }
 #undef CASE
 
