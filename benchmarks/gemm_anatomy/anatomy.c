@@ -74,9 +74,16 @@ static void replica(const gemm *g, int pack_only) {
       for (size_t c0 = 0; c0 < n; c0 += 32) {
         size_t nr = n - c0 < 32 ? n - c0 : 32;
         const float *panel = g->bp + (c0 / EMBER_GEMM_NR) * pstride + pc * EMBER_GEMM_NR;
-        for (size_t r = 0; r < rows; r += 12) /* the first micro-panel brings the B slice in: prefetching */
+        /* the next slice this loop reads (next columns, else the next K block's or K block 0's first) */
+        const size_t nc0 = c0 + 32 < n ? c0 + 32 : 0, npc = c0 + 32 < n ? pc : (pc + kc < n ? pc + kc : 0);
+        const size_t nkc = n - npc < KC ? n - npc : KC;
+        for (size_t r = 0; r < rows; r += 12) { /* the first micro-panel brings the B slice in: prefetching */
+          /* each call prefetches kc / 4 lines of the next slice (its share), as f32_linear.c */
+          const size_t line = r / 12 * (kc / 4), q = line / nkc;
+          const float *pf = q < 2 && nc0 + 16 * q < n ? g->bp + (nc0 / EMBER_GEMM_NR + q) * pstride + (npc + line % nkc) * EMBER_GEMM_NR : NULL;
           (r == 0 ? ember_f32_gemm_12x32ps_avx512f : ember_f32_gemm_12x32p_avx512f)(
-              rows - r < 12 ? rows - r : 12, nr, kc, ap + r * kc, panel, pstride, g->y + (row0 + r) * n + c0, n, pc > 0);
+              rows - r < 12 ? rows - r : 12, nr, kc, ap + r * kc, panel, pstride, g->y + (row0 + r) * n + c0, n, pc > 0, pf);
+        }
       }
     }
   }
@@ -158,7 +165,7 @@ int main(int argc, char **argv) {
 
     const long reps = 2000;
     t0 = now();
-    for (long i = 0; i < reps; i++) ember_f32_gemm_12x32p_avx512f(12, 32, kl, la, lb, kl * 16, lc, 32, 0);
+    for (long i = 0; i < reps; i++) ember_f32_gemm_12x32p_avx512f(12, 32, kl, la, lb, kl * 16, lc, 32, 0, NULL);
     gf[1][r] = 2.0 * 12 * 32 * (double)kl * (double)reps / (now() - t0) / 1e9;
     sink += lc[0];
 
@@ -166,7 +173,7 @@ int main(int argc, char **argv) {
     for (int i = 0; i < 17; i++) { /* the first pass brings the operands into L2, untimed */
       if (i == 1) t0 = now();
       for (size_t p = 0; p < tiles; p++)
-        ember_f32_gemm_12x32p_avx512f(12, 32, kk, ap + p * 12 * kk, bp, n * EMBER_GEMM_NR, lc2 + p * 12 * 32, 32, 0);
+        ember_f32_gemm_12x32p_avx512f(12, 32, kk, ap + p * 12 * kk, bp, n * EMBER_GEMM_NR, lc2 + p * 12 * 32, 32, 0, NULL);
     }
     gf[2][r] = 2.0 * 12 * 32 * (double)kk * (double)tiles * 16 / (now() - t0) / 1e9;
     sink += lc2[0];

@@ -108,6 +108,7 @@ def main() -> int:
     # read by oneMKL when it loads, so set before find_mkl()
     os.environ["MKL_THREADING_LAYER"] = "SEQUENTIAL" if t == 1 else "GNU"
     os.environ["MKL_NUM_THREADS"] = str(t)
+    blas = blas_info()  # numpy's own BLAS: asked before oneMKL is loaded, which threadpoolctl would list too
     mkl = find_mkl()
     rng = np.random.default_rng(0)
     x = rng.standard_normal((n, n), dtype=np.float32)
@@ -189,7 +190,7 @@ def main() -> int:
     out: dict[str, Any] = {
         "size": n,
         "threads": t,
-        "blas": blas_info(),
+        "blas": blas,
         "env": {
             k: os.environ[k]
             for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_THREAD_TIMEOUT")
