@@ -24,7 +24,7 @@
 #include "ember/ember.h"
 #include "f32_gemm.h"
 
-#define MC 132   /* rows per tile: 1024 rows in 8 tiles of <= 144, rounded to 12 */
+#define MC 72    /* rows per tile: 1024 rows in 15 tiles of ~72 (f32_linear.c PA_MC_SPLIT), rounded to 12 */
 #define KC 1024  /* K block */
 #define NSTAGE 6
 
