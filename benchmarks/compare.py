@@ -656,10 +656,10 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, str]]:
             rows.append(
                 (
                     "GEMM 1024^3, 1 thread: >= 80% of FMA peak",
-                    f"{em:.1f} GFLOP/s = {pct:.0f}% of the {isa} peak {peak:.1f}",
+                    f"{em:.1f} GFLOP/s = {pct:.1f}% of the {isa} peak {peak:.1f}",
                     "met"
                     if pct >= 80
-                    else f"missed by {80 - pct:.0f} points{mkl_note} (time split: the GEMM anatomy section)",
+                    else f"missed by {80 - pct:.1f} points{mkl_note} (time split: the GEMM anatomy section)",
                 )
             )
         rows.append(
