@@ -14,7 +14,8 @@ of them, at least `--min-runs`; the report says so. Statistics: median, p90 (and
 ratio = system median / Ember median (> 1: Ember is faster).
 
 Also measured: the fp32 FMA peak and memory bandwidth (C programs compiled at run time), and fp32 GEMM
-1024^3 by Ember against numpy's OpenBLAS sgemm. Writes benchmarks/results/compare.json,
+1024^3 by Ember against numpy's OpenBLAS sgemm (and oneMKL's, when installed), with the FMA peak read
+again inside the 1-thread GEMM rotation, one reading per round, for the GEMM's share of it. Writes benchmarks/results/compare.json,
 benchmarks/results/compare.png and the section between `<!-- compare:start -->` and
 `<!-- compare:end -->` in benchmarks/RESULTS.md.
 """
@@ -646,18 +647,32 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, str]]:
     """Issue 3's 'done means' lines with the measured value and whether it is met."""
     rows: list[tuple[str, str, str]] = []
     peak, isa = reference_peak(results.get("limits"))
-    g1 = ((results.get("gemm") or {}).get("threads") or {}).get("1", {}).get("systems")
+    gemm1 = ((results.get("gemm") or {}).get("threads") or {}).get("1", {})
+    g1 = gemm1.get("systems")
     if g1:
         em, nb = g1["ember"]["gflops_median"], g1["numpy"]["gflops_median"]
-        if peak:
+        same = (gemm1.get("peak_same_rounds") or {}).get("gflops_median")
+        mkl = g1.get("mkl")
+        if same:  # the peak read in the GEMM's own rotation: median against median, same clock
+            pct = 100 * em / same
+            measured = (
+                f"{em:.1f} GFLOP/s = {pct:.1f}% of the {gemm1['peak_same_rounds']['isa']} FMA peak read in "
+                f"the same rotation (median {same:.1f})"
+                + (f"; {100 * em / peak:.1f}% of the run's best peak reading, {peak:.1f}" if peak else "")
+            )
+            mkl_note = (
+                f"; oneMKL sgemm, same rotation: {100 * mkl['gflops_median'] / same:.0f}%" if mkl else ""
+            )
+        elif peak:
             pct = 100 * em / peak
-            mkl = g1.get("mkl")
+            measured = f"{em:.1f} GFLOP/s = {pct:.1f}% of the {isa} peak {peak:.1f}"
             mkl_note = f"; oneMKL sgemm, same run: {100 * mkl['gflops_median'] / peak:.0f}%" if mkl else ""
+        if same or peak:
             rows.append(
                 (
                     "GEMM 1024^3, 1 thread: >= 80% of FMA peak",
-                    f"{em:.1f} GFLOP/s = {pct:.1f}% of the {isa} peak {peak:.1f}",
-                    "met"
+                    measured,
+                    ("met" + mkl_note)
                     if pct >= 80
                     else f"missed by {80 - pct:.1f} points{mkl_note} (time split: the GEMM anatomy section)",
                 )
@@ -897,6 +912,25 @@ def markdown(results: dict[str, Any], plot_rel: str | None) -> str:
                     "layer at 1 thread, GNU OpenMP above"
                 )
         removed = gemm.get("env_removed") or []
+        same = (gemm["threads"].get("1") or {}).get("peak_same_rounds") or {}
+        if same.get("gflops_median"):
+            g1s = gemm["threads"]["1"]["systems"]
+            shares = ", ".join(
+                f"{GEMM_TITLES.get(k, k)} {100 * v['gflops_median'] / same['gflops_median']:.1f}%"
+                for k, v in g1s.items()
+            )
+            L += [
+                "",
+                f"FMA peak read in the 1-thread rotation itself ({same['readings']} readings of the "
+                f"register-only {same['isa']} loop, ~{same['ms_per_reading']:.0f} ms each, one per round "
+                f"between the GEMMs): median {same['gflops_median']:.1f}, best {same['gflops_best']:.1f} "
+                "GFLOP/s. Each system's median as a share of that median (the issue-3 target's figure: the "
+                f"same clock for both): {shares}. The peak under the machine's limits is the best reading "
+                "of the whole run; on this VM the clock drifts by several percent over minutes, so a ratio "
+                "to it mixes the drift in.",
+            ]
+        elif same.get("note"):
+            L += ["", f"FMA peak in the rotation: {same['note']}."]
         L += [
             "",
             (f"{blas_line}. " if blas_line else "")

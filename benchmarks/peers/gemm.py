@@ -7,6 +7,10 @@ a third system through ctypes: the vendor BLAS for this CPU family, a reference 
 peak a mature AVX-512 sgemm reaches on this machine. One thread runs MKL's sequential layer, more run
 its GNU OpenMP layer with MKL_NUM_THREADS set.
 
+At one thread the rotation has one more member: a ~10 ms reading of the register-only FMA loop
+(ember.bench.limits.FmaLoop) per round, so each system's median can be set against the peak's median
+under the same clock (`peak_same_rounds`).
+
 Run by compare.py in a subprocess whose environment has OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE removed
 (they are read when OpenBLAS loads and select a slower kernel on this machine); prints one JSON object,
 including which kernel threadpoolctl says OpenBLAS runs."""
@@ -161,6 +165,18 @@ def main() -> int:
     fns = {"ember": run_em, "numpy": run_np}
     if mkl is not None:
         fns["mkl"] = lambda: mkl_sgemm_xwt(mkl, x, w, y_mkl_out)
+    # one thread: the FMA peak is read in the same rotation (one ~10 ms register-only FMA loop per
+    # round), so that the GEMM's share of it compares runs made under the same clock
+    fma: Any = None
+    peak_note = ""
+    if t == 1:
+        try:
+            from ember.bench.limits import FmaLoop
+
+            fma = FmaLoop()
+        except (OSError, RuntimeError) as exc:
+            peak_note = f"no same-round peak: {exc}"
+    peak_readings: list[float] = []
     est: dict[str, float] = {}
     for key, fn in fns.items():
         ts = []
@@ -179,10 +195,12 @@ def main() -> int:
     plan = {k: min(v, args.runs) for k, v in plan.items()}
     samples: dict[str, list[float]] = {k: [] for k in fns}
     for r in range(args.runs):
-        keys = list(fns)
+        keys = list(fns) + (["peak"] if fma is not None else [])
         keys = keys[r % len(keys) :] + keys[: r % len(keys)]
         for k in keys:
-            if (r + 1) * plan[k] // args.runs > r * plan[k] // args.runs:
+            if k == "peak":
+                peak_readings.append(fma.reading())
+            elif (r + 1) * plan[k] // args.runs > r * plan[k] // args.runs:
                 t0 = time.perf_counter_ns()
                 fns[k]()
                 samples[k].append((time.perf_counter_ns() - t0) / 1e6)
@@ -200,6 +218,16 @@ def main() -> int:
         "mkl": None if mkl is None else mkl_version(mkl),
         "systems": {},
     }
+    if peak_readings:
+        out["peak_same_rounds"] = {
+            "isa": "AVX-512" if fma.avx512 else "AVX2",
+            "readings": len(peak_readings),
+            "ms_per_reading": fma.iters * fma.flops_per_iter / float(np.median(peak_readings)) / 1e6,
+            "gflops_median": float(np.median(peak_readings)),
+            "gflops_best": float(max(peak_readings)),
+        }
+    elif peak_note:
+        out["peak_same_rounds"] = {"note": peak_note}
     for k, s in samples.items():
         st = summarize(s)
         out["systems"][k] = {

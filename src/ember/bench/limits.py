@@ -63,6 +63,9 @@ __attribute__((noinline)) static float fma_loop(long iters, float seed) {
     return first(s);
 }
 
+/* the same loop as a library entry point, for peak readings interleaved with other work (FmaLoop) */
+float ember_fma_loop(long iters, float seed) { return fma_loop(iters, seed); }
+
 typedef struct { const float *p; size_t n; double sum; } job;
 
 static void *read_part(void *arg) {
@@ -199,6 +202,48 @@ def measure(
             str(t): _run(exe, "bw", str(bw_bytes), str(bw_passes), str(t), timeout=300) for t in bw_threads
         }
     return result
+
+
+class FmaLoop:
+    """The register-only FMA loop of `measure` loaded in-process (a shared library built at run time),
+    so that peak readings can be taken in rotation with the runs they are compared to: on a shared VM
+    the clock drifts by several percent over minutes, and a GEMM timed now measured against a peak
+    read minutes earlier mixes that drift into the ratio. `reading()` times one call of `seconds`
+    and returns GFLOP/s. AVX-512 when the CPU has it (what Ember's GEMM runs), else AVX2."""
+
+    def __init__(self, seconds: float = 0.01) -> None:
+        import ctypes
+
+        self.avx512 = _has_flag("avx512f")
+        self.lanes = 16 if self.avx512 else 8
+        cc = _compiler()
+        if cc is None:
+            raise RuntimeError("no C compiler (gcc or cc) on PATH: the FMA loop is compiled at run time")
+        with tempfile.TemporaryDirectory(prefix="ember-fma-") as tmp:
+            src, lib = Path(tmp) / "fma.c", Path(tmp) / "libfma.so"
+            src.write_text(C_SOURCE)
+            flags = ["-mavx512f", "-DUSE512"] if self.avx512 else []
+            cmd = [cc, "-O2", "-mavx2", "-mfma", *flags, "-shared", "-fPIC", "-pthread"]
+            cmd += ["-o", str(lib), str(src)]
+            res = subprocess.run(cmd, capture_output=True, text=True)
+            if res.returncode != 0:
+                raise RuntimeError(f"{' '.join(cmd)} failed: {res.stderr.strip()[:500]}")
+            self._lib = ctypes.CDLL(str(lib))  # mapped: the file may go with the directory
+        self._fn = self._lib.ember_fma_loop
+        self._fn.argtypes = [ctypes.c_long, ctypes.c_float]
+        self._fn.restype = ctypes.c_float
+        self.flops_per_iter = 12 * self.lanes * 2
+        probe = 200_000
+        self.iters = probe
+        gf = max(self.reading() for _ in range(3))
+        self.iters = max(probe, int(seconds * gf * 1e9 / self.flops_per_iter))
+
+    def reading(self) -> float:
+        import time
+
+        t0 = time.perf_counter_ns()
+        self._fn(self.iters, 1.0)
+        return self.iters * self.flops_per_iter / (time.perf_counter_ns() - t0)
 
 
 def best_of(*results: dict[str, Any]) -> dict[str, Any]:
