@@ -15,9 +15,9 @@ ratio = system median / Ember median (> 1: Ember is faster).
 
 Also measured: the fp32 FMA peak and memory bandwidth (C programs compiled at run time), and fp32 GEMM
 1024^3 by Ember against numpy's OpenBLAS sgemm (and oneMKL's, when installed), with the FMA peak read
-again inside the 1-thread GEMM rotation, one reading per round, for the GEMM's share of it. Writes benchmarks/results/compare.json,
-benchmarks/results/compare.png and the section between `<!-- compare:start -->` and
-`<!-- compare:end -->` in benchmarks/RESULTS.md.
+again inside the 1-thread GEMM rotation, one reading per round, for the GEMM's share of it. Writes
+benchmarks/results/compare.json, benchmarks/results/compare.png and the section between
+`<!-- compare:start -->` and `<!-- compare:end -->` in benchmarks/RESULTS.md.
 """
 
 from __future__ import annotations
