@@ -74,13 +74,9 @@ static void replica(const gemm *g, int pack_only) {
       for (size_t c0 = 0; c0 < n; c0 += 32) {
         size_t nr = n - c0 < 32 ? n - c0 : 32;
         const float *panel = g->bp + (c0 / EMBER_GEMM_NR) * pstride + pc * EMBER_GEMM_NR;
-        /* the next slice this loop reads (next columns, else the next K block's or K block 0's first) */
-        const size_t nc0 = c0 + 32 < n ? c0 + 32 : 0, npc = c0 + 32 < n ? pc : (pc + kc < n ? pc + kc : 0);
-        const size_t nkc = n - npc < KC ? n - npc : KC;
         for (size_t r = 0; r < rows; r += 12) { /* the first micro-panel brings the B slice in: prefetching */
-          /* each call prefetches kc / 4 lines of the next slice (its share), as f32_linear.c */
-          const size_t line = r / 12 * (kc / 4), q = line / nkc;
-          const float *pf = q < 2 && nc0 + 16 * q < n ? g->bp + (nc0 / EMBER_GEMM_NR + q) * pstride + (npc + line % nkc) * EMBER_GEMM_NR : NULL;
+          /* each call prefetches its share of the next slice, as f32_linear.c */
+          const float *pf = ember_f32_next_slice_share(g->bp, n, KC, 0, n, c0, pc, kc, r / 12);
           (r == 0 ? ember_f32_gemm_12x32ps_avx512f : ember_f32_gemm_12x32p_avx512f)(
               rows - r < 12 ? rows - r : 12, nr, kc, ap + r * kc, panel, pstride, g->y + (row0 + r) * n + c0, n, pc > 0, pf);
         }

@@ -57,6 +57,28 @@ void ember_f32_gemm_12x32ps_avx512f(size_t mr, size_t nr, size_t k, const float 
 void ember_f32_pack_a12_avx512f(size_t mr, size_t k, const float *a, size_t lda, float *ap);
 #endif
 
+/* Where a packed-A call should fetch ahead (its `pf`): the driver's loop over a tile of columns
+ * [col0, col0 + cols) walks K blocks of kc_max (the last may be shorter), 32-column B slices inside
+ * each, and the micro-panels of a row block over each slice. Call number `call` over the slice at
+ * (c0, pc), of kc k steps, gets its share of the next slice the loop reads: the next 32 columns;
+ * after the last, the first columns of the next K block, or of K block 0 (what the next row tile
+ * starts with). B is 16-column panels of k rows (panel p at b + p * k * 16). Each call prefetches
+ * kc / 4 cache lines; a slice is its K block's rows in each of its one or two panels. NULL once the
+ * next slice is covered. */
+static inline const float *ember_f32_next_slice_share(const float *b, size_t k, size_t kc_max, size_t col0,
+                                                      size_t cols, size_t c0, size_t pc, size_t kc, size_t call) {
+  size_t nc0 = c0 + 32, npc = pc;
+  if (nc0 >= col0 + cols) {
+    nc0 = col0;
+    npc = pc + kc < k ? pc + kc : 0;
+  }
+  const size_t nkc = k - npc < kc_max ? k - npc : kc_max;
+  const size_t npanels = col0 + cols - nc0 > EMBER_GEMM_NR ? 2 : 1, per_call = kc / 4;
+  const size_t line = call * per_call, q = nkc ? line / nkc : npanels;
+  if (per_call == 0 || q >= npanels) return NULL;
+  return b + (nc0 / EMBER_GEMM_NR + q) * k * EMBER_GEMM_NR + (npc + line % nkc) * EMBER_GEMM_NR;
+}
+
 /* One row: y[0..n) = x . W^T with W as 16-column panels (k x 16 floats each, panel p at w + p*k*16). */
 typedef void (*ember_f32_gemv_fn)(size_t n, size_t k, const float *x, const float *w, float *y);
 void ember_f32_gemv_p16_scalar(size_t n, size_t k, const float *x, const float *w, float *y);

@@ -149,26 +149,6 @@ static void linear_pa_pack(void *ctx, size_t tile, int thread) {
   }
 }
 
-/* Where the call for micro-panel `call` over the B slice (c0, pc) of a tile should fetch ahead: its
- * share of the next slice the tile reads (the next 32 columns; after the last, the first columns of
- * the next K block, or of K block 0: what this thread's next row tile starts with). Each call of k
- * steps prefetches k / 4 cache lines, one per 4 k steps (the packed-A kernel's contract), into L2; a
- * slice is kc lines per 16-column panel, so the first 8 of a slice's 11 micro-panels (kc = 1024)
- * cover the next one. NULL once it is covered. */
-static const float *next_slice_share(const linear_job *j, size_t col0, size_t cols, size_t c0, size_t pc,
-                                     size_t kc, size_t call) {
-  size_t nc0 = c0 + 32, npc = pc;
-  if (nc0 >= col0 + cols) {
-    nc0 = col0;
-    npc = pc + kc < j->k ? pc + kc : 0;
-  }
-  const size_t nkc = j->k - npc < j->kc ? j->k - npc : j->kc;
-  const size_t npanels = col0 + cols - nc0 > EMBER_GEMM_NR ? 2 : 1, per_call = kc / 4;
-  const size_t line = call * per_call, q = nkc ? line / nkc : npanels;
-  if (per_call == 0 || q >= npanels) return NULL;
-  return j->packed + (nc0 / EMBER_GEMM_NR + q) * j->k * EMBER_GEMM_NR + (npc + line % nkc) * EMBER_GEMM_NR;
-}
-
 static void linear_pa_tile(void *ctx, size_t tile, int thread) {
   const linear_job *j = ctx;
   size_t cb = tile % j->col_tiles, mb = tile / j->col_tiles;
@@ -194,7 +174,8 @@ static void linear_pa_tile(void *ctx, size_t tile, int thread) {
       for (size_t r = 0; r < rows; r += EMBER_GEMM_MR_PACK) {
         size_t mr = rows - r < EMBER_GEMM_MR_PACK ? rows - r : EMBER_GEMM_MR_PACK;
         (r == 0 ? j->ukp_stream : j->ukp)(mr, nr, kc, ap + r * kc, panel, pstride, yc + r * j->n, j->n, pc > 0,
-                                          next_slice_share(j, col0, cols, c0, pc, kc, r / EMBER_GEMM_MR_PACK));
+                                          ember_f32_next_slice_share(j->packed, j->k, j->kc, col0, cols, c0, pc, kc,
+                                                                     r / EMBER_GEMM_MR_PACK));
       }
     }
   }

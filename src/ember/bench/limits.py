@@ -216,18 +216,11 @@ class FmaLoop:
 
         self.avx512 = _has_flag("avx512f")
         self.lanes = 16 if self.avx512 else 8
-        cc = _compiler()
-        if cc is None:
-            raise RuntimeError("no C compiler (gcc or cc) on PATH: the FMA loop is compiled at run time")
         with tempfile.TemporaryDirectory(prefix="ember-fma-") as tmp:
-            src, lib = Path(tmp) / "fma.c", Path(tmp) / "libfma.so"
-            src.write_text(C_SOURCE)
             flags = ["-mavx512f", "-DUSE512"] if self.avx512 else []
-            cmd = [cc, "-O2", "-mavx2", "-mfma", *flags, "-shared", "-fPIC", "-pthread"]
-            cmd += ["-o", str(lib), str(src)]
-            res = subprocess.run(cmd, capture_output=True, text=True)
-            if res.returncode != 0:
-                raise RuntimeError(f"{' '.join(cmd)} failed: {res.stderr.strip()[:500]}")
+            lib, info = _build(Path(tmp), [*flags, "-shared", "-fPIC"], "libfma.so")
+            if lib is None:
+                raise RuntimeError(f"the FMA loop is compiled at run time: {info}")
             self._lib = ctypes.CDLL(str(lib))  # mapped: the file may go with the directory
         self._fn = self._lib.ember_fma_loop
         self._fn.argtypes = [ctypes.c_long, ctypes.c_float]
